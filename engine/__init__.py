@@ -1,0 +1,1 @@
+"""What every run shares: flags and their resolution, the run directory, the training loop, export."""

@@ -1,0 +1,66 @@
+"""Comparing finished runs: a markdown table and a bar chart of each task's headline metric."""
+
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from engine.files import read_json  # noqa: E402
+
+
+def collect(root):
+  """metrics.json of every run directory below root, with its path under "run"."""
+  runs = []
+  for directory, _, files in sorted(os.walk(root)):
+    if "metrics.json" in files and "config.json" in files:
+      runs.append({**read_json(os.path.join(directory, "metrics.json")), "run": os.path.relpath(directory, root)})
+  return sorted(runs, key=lambda r: (r.get("task", ""), r.get("model", ""), r.get("topology", "")))
+
+
+def _figure(value, digits=4):
+  if value is None:
+    return "—"
+  return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.{digits}g}"
+
+
+def table(runs):
+  metric_names = sorted({name for r in runs for name in (r.get("test") or {})})
+  header = ["task", "model", "topology", "params", *[f"test {m}" for m in metric_names], "train min",
+            "examples/s", "status"]
+  lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+  for r in runs:
+    test = r.get("test") or {}
+    cells = [r.get("task", "?"), r.get("model", "?"), r.get("topology", "?"), _figure(r.get("num_params")),
+             *[_figure(test.get(m)) for m in metric_names],
+             _figure((r.get("train_seconds") or 0) / 60, 3), _figure(r.get("train_examples_per_second")),
+             r.get("status", "?")]
+    lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+  return "\n".join(lines) + "\n"
+
+
+def chart(runs, path):
+  """One panel per task: each model's test score on the metric the task selects models by."""
+  by_task = {}
+  for r in runs:
+    metric = (r.get("info") or {}).get("monitor", "accuracy")
+    if r.get("status") == "completed" and metric in (r.get("test") or {}):
+      by_task.setdefault((r["task"], metric), []).append(r)
+  if not by_task:
+    return False
+  fig, axes = plt.subplots(1, len(by_task), figsize=(5 * len(by_task), 0.5 + 0.45 * max(map(len, by_task.values()))),
+                           squeeze=False)
+  for ax, ((task, metric), task_runs) in zip(axes[0], sorted(by_task.items())):
+    labels = [r["model"] + ("" if r["topology"] == "many_to_one" else f" ({r['topology']})") for r in task_runs]
+    values = [r["test"][metric] for r in task_runs]
+    bars = ax.barh(labels, values, color="tab:blue")
+    ax.bar_label(bars, labels=[f"{v:.4g}" for v in values], padding=2, fontsize=8)
+    low = min(values)
+    ax.set_xlim(max(0.0, low - (max(values) - low) * 2 - 0.01) if metric == "accuracy" else 0, None)
+    ax.set_title(f"{task}: test {metric}")
+    ax.invert_yaxis()
+  fig.tight_layout()
+  fig.savefig(path, dpi=120)
+  plt.close(fig)
+  return True

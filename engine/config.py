@@ -1,0 +1,94 @@
+"""A run's resolved settings, and the precedence that produces them.
+
+Precedence for every hyperparameter: explicit flag > the task's tuned defaults for that model >
+the preset (model fields) or TRAINING_DEFAULTS (training fields). The result is written to the
+run directory as config.json and into the export's assets.
+"""
+
+import dataclasses
+
+import models
+import tasks
+from engine.errors import UserError
+from tasks.base import DataConfig
+
+MODEL_FIELDS = ("units", "layers", "dropout", "embedding_dim", "pooling")
+TRAINING_DEFAULTS = {"epochs": 10, "batch_size": 64, "learning_rate": 1e-3, "clipnorm": 5.0, "patience": 3,
+                     "seed": 0}
+# Flags that may change between a run and its resume without making it a different run.
+RESUMABLE_CHANGES = ("training.epochs", "data.data_dir", "data.manual_dir")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingSpec:
+  epochs: int
+  batch_size: int
+  learning_rate: float
+  clipnorm: float      # global gradient-norm clip; 0 turns it off
+  patience: int        # epochs without validation improvement before stopping; 0 never stops early
+  seed: int
+
+  def validate(self):
+    checks = {"epochs": self.epochs >= 1, "batch_size": self.batch_size >= 1,
+              "learning_rate": self.learning_rate > 0, "clipnorm": self.clipnorm >= 0,
+              "patience": self.patience >= 0}
+    for name, ok in checks.items():
+      if not ok:
+        rule = {"epochs": ">= 1", "batch_size": ">= 1", "learning_rate": "> 0"}.get(name, ">= 0")
+        raise UserError(f"--{name}={getattr(self, name)} is invalid; it must be {rule}.")
+    return self
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+  task: str
+  topology: str
+  model: models.ModelSpec
+  training: TrainingSpec
+  data: DataConfig
+
+  def to_json(self):
+    return dataclasses.asdict(self)
+
+  @classmethod
+  def from_json(cls, d):
+    return cls(task=d["task"], topology=d["topology"], model=models.ModelSpec(**d["model"]),
+               training=TrainingSpec(**d["training"]), data=DataConfig(**d["data"]))
+
+
+def resolve(task_name, model_name, topology=None, overrides=None, data=DataConfig()):
+  """Builds a validated RunConfig; `overrides` holds only the flags the user set explicitly.
+
+  Raises UserError for an unknown name, an impossible task/topology pair or a bad value.
+  """
+  overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+  task = tasks.get(task_name)
+  preset = models.get(model_name)
+  topology = topology or task.topologies[0]
+  if topology not in models.TOPOLOGIES:
+    raise UserError(f"--topology={topology} is unknown; choose one of: {', '.join(models.TOPOLOGIES)}.")
+  if topology not in task.topologies:
+    raise UserError(f"--task={task_name} cannot be trained as --topology={topology}; it supports: "
+                    f"{', '.join(task.topologies)}.")
+  tuned = task(data).tuned_defaults(preset)
+  settings = {**TRAINING_DEFAULTS, **{f: getattr(preset, f) for f in MODEL_FIELDS}, **tuned, **overrides}
+  unknown = set(settings) - set(TRAINING_DEFAULTS) - set(MODEL_FIELDS)
+  if unknown:
+    raise ValueError(f"unknown settings {sorted(unknown)}")
+  spec = dataclasses.replace(preset, **{f: settings[f] for f in MODEL_FIELDS}).validate()
+  training = TrainingSpec(**{f: settings[f] for f in TRAINING_DEFAULTS}).validate()
+  return RunConfig(task=task_name, topology=topology, model=spec, training=training, data=data)
+
+
+def differing_fields(old: dict, new: dict, prefix=""):
+  """Dotted names of the settings that differ between two config.json dicts (resumable ones excluded)."""
+  out = []
+  for key in sorted(set(old) | set(new)):
+    name = f"{prefix}{key}"
+    a, b = old.get(key), new.get(key)
+    if isinstance(a, dict) and isinstance(b, dict):
+      out += differing_fields(a, b, f"{name}.")
+    elif a != b and name not in RESUMABLE_CHANGES:
+      out.append(f"{name}: {a!r} -> {b!r}")
+  return out
+

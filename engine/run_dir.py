@@ -1,0 +1,65 @@
+"""The run directory (--model_dir): what lives where, and writes that a crash cannot half-finish.
+
+    config.json        resolved settings (engine/config.py)
+    metrics.json       status, timings and validation/test metrics
+    vocabulary.txt     task preprocessing state, when the task has one
+    checkpoints/       tf.train.Checkpoint of model, optimizer, seeds and loop position
+    best.weights.h5    the weights with the best validation score so far
+    logs/              TensorBoard
+    export/            SavedModel serving raw inputs; assets/rnnzoo_config.json makes it self-describing
+"""
+
+import os
+
+from engine.config import RunConfig, differing_fields
+from engine.errors import UserError
+from engine.files import read_json, write_json_atomic
+
+
+class RunDir:
+
+  def __init__(self, path):
+    self.path = path
+    self.config_path = os.path.join(path, "config.json")
+    self.metrics_path = os.path.join(path, "metrics.json")
+    self.checkpoints = os.path.join(path, "checkpoints")
+    self.best_weights = os.path.join(path, "best.weights.h5")
+    self.logs = os.path.join(path, "logs")
+    self.export = os.path.join(path, "export")
+
+  def exists(self):
+    return os.path.exists(self.config_path)
+
+  def check_compatible(self, config: RunConfig):
+    """Refuses to reuse a directory that holds a run with other settings."""
+    if not self.exists():
+      if os.path.isdir(self.path) and os.listdir(self.path):
+        raise UserError(f"--model_dir={self.path} is not empty and holds no run (no config.json); "
+                        "choose an empty or new directory.")
+      return
+    try:
+      old = read_json(self.config_path)
+    except (OSError, ValueError) as e:
+      raise UserError(f"{self.config_path} is unreadable ({e}); choose another --model_dir.") from None
+    diff = differing_fields(old, config.to_json())
+    if diff:
+      raise UserError(f"--model_dir={self.path} holds a run with other settings ({'; '.join(diff)}). "
+                      "Use a new --model_dir, or repeat the original flags to resume it.")
+
+  def check_writable(self):
+    parent = self.path
+    while not os.path.exists(parent):
+      parent = os.path.dirname(os.path.abspath(parent))
+    if not os.access(parent, os.W_OK):
+      raise UserError(f"--model_dir={self.path} cannot be written ({parent} is not writable).")
+
+  def create(self, config: RunConfig):
+    os.makedirs(self.path, exist_ok=True)
+    if not self.exists():
+      write_json_atomic(self.config_path, config.to_json())
+
+  def metrics(self):
+    return read_json(self.metrics_path) if os.path.exists(self.metrics_path) else {}
+
+  def update_metrics(self, **fields):
+    write_json_atomic(self.metrics_path, {**self.metrics(), **fields})

@@ -1,0 +1,22 @@
+"""The model's input end, chosen by the task's IOSpec: token ids get an embedding, features pass through."""
+
+import keras
+
+
+def input_and_features(spec, io):
+  """Returns (keras.Input, the tensor the recurrent stack reads).
+
+  Token ids are right-padded with 0, so the embedding's mask tells every later layer where a
+  sequence ends. Embedding dropout drops whole words (Gal & Ghahramani 2016), which keeps a model
+  from leaning on a few memorable tokens.
+  """
+  if io.input_kind == "tokens":
+    inputs = keras.Input(shape=(io.sequence_length,), dtype="int32", name=io.input_name)
+    x = keras.layers.Embedding(io.input_size, spec.embedding_dim, mask_zero=True, name="embedding")(inputs)
+    if spec.dropout:
+      x = keras.layers.Dropout(spec.dropout, noise_shape=(None, None, 1), name="word_dropout")(x)
+    return inputs, x
+  if io.input_kind == "features":
+    inputs = keras.Input(shape=(io.sequence_length, io.input_size), dtype="float32", name=io.input_name)
+    return inputs, inputs
+  raise ValueError(f"unknown input kind {io.input_kind!r}")

@@ -1,0 +1,12 @@
+"""One builder per input/output pattern: `build(spec, topology, io) -> keras.Model`."""
+
+from models.topologies import many_to_many, many_to_one
+
+TOPOLOGIES = {
+    "many_to_one": many_to_one.build,
+    "many_to_many": many_to_many.build,
+}
+
+
+def build(spec, topology, io):
+  return TOPOLOGIES[topology](spec, io)

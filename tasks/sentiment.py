@@ -1,0 +1,111 @@
+"""IMDB sentiment (tfds imdb_reviews): a review in, positive or negative out.
+
+Text vectorization is fitted on the training reviews and lives inside the export, so the served
+model takes raw strings. Reviews are truncated at MAX_TOKENS (p99 length is ~900 words) and
+batched by length buckets rather than padded to the longest review in the data.
+"""
+
+import os
+import re
+
+import keras
+import tensorflow as tf
+
+from engine.files import write_text_atomic
+from tasks import tfds_data
+from tasks.base import ClassificationTask, IOSpec
+
+VOCAB_SIZE = 20_000
+MAX_TOKENS = 800
+BUCKETS = (64, 128, 192, 256, 384, 512, 640)
+SPLITS = {"train": "train[:90%]", "validation": "train[90%:]", "test": "test"}
+DATASET = "imdb_reviews/plain_text"
+MANUAL_FILES = ("aclImdb_v1.tar.gz",)
+_PUNCTUATION = "[" + re.escape("!\"#$%&()*+,-./:;<=>?@[\\]^_`{|}~") + "]"
+
+
+def standardize(text):
+  """Lowercase, drop the <br /> tags IMDB keeps, and split punctuation off words."""
+  text = tf.strings.lower(text)
+  text = tf.strings.regex_replace(text, r"<br\s*/?>", " ")
+  return tf.strings.regex_replace(text, _PUNCTUATION, " ")
+
+
+class Sentiment(ClassificationTask):
+  name = "sentiment"
+  topologies = ("many_to_one",)
+  num_classes = 2
+  class_names = ("negative", "positive")
+
+  def __init__(self, data):
+    super().__init__(data)
+    self.vectorizer = None
+    self._encoded = {}
+
+  def check_data(self):
+    tfds_data.ensure_prepared(DATASET, self.data, MANUAL_FILES)
+
+  def tuned_defaults(self, spec):
+    # Tuned for bilstm (docs/results.md): masked max+mean pooling and strong dropout matter most.
+    return {"units": 64, "embedding_dim": 128, "dropout": 0.4, "pooling": "max_mean",
+            "batch_size": 32, "learning_rate": 1e-3, "epochs": 8, "patience": 2}
+
+  def _reviews(self, split):
+    return tfds_data.load(DATASET, SPLITS[split], self.data, MANUAL_FILES)
+
+  def prepare(self, artifacts_dir):
+    path = os.path.join(artifacts_dir, "vocabulary.txt")
+    if os.path.exists(path):
+      with open(path, encoding="utf-8") as f:
+        vocabulary = f.read().split("\n")
+      self.vectorizer = _vectorizer(vocabulary)
+    else:
+      self.vectorizer = _vectorizer()
+      self.vectorizer.adapt(self._reviews("train").map(lambda text, label: text).batch(1024))
+      write_text_atomic(path, "\n".join(self.vectorizer.get_vocabulary(include_special_tokens=False)))
+    return IOSpec(input_kind="tokens", input_size=self.vectorizer.vocabulary_size(),
+                  output_size=self.num_classes, input_name="token_ids")
+
+  def encode(self, text):
+    """Strings [N] -> right-padded ids [N, <= MAX_TOKENS], at least one step (0 steps crash the RNN)."""
+    ids = tf.cast(self.vectorizer(text)[:, :MAX_TOKENS].to_tensor(), tf.int32)
+    return tf.pad(ids, [[0, 0], [0, tf.maximum(0, 1 - tf.shape(ids)[1])]])
+
+  def _encoded_split(self, split):
+    if split not in self._encoded:
+      ds = self._reviews(split).batch(1024).map(
+          lambda text, label: (self.vectorizer(text)[:, :MAX_TOKENS], label))
+      # Unbatched ragged rows are plain tensors inside map: the cast makes their spec dense too.
+      ds = ds.unbatch().map(lambda ids, label: (_at_least_one_step(tf.cast(ids, tf.int32)), label))
+      self._encoded[split] = ds.cache()
+    return self._encoded[split]
+
+  def dataset(self, split, batch_size, shuffle_seed=None):
+    ds = self._encoded_split(split)
+    if shuffle_seed is not None:
+      ds = ds.shuffle(25_000, seed=shuffle_seed, reshuffle_each_iteration=False)
+    ds = ds.bucket_by_sequence_length(
+        lambda ids, label: tf.shape(ids)[0], bucket_boundaries=list(BUCKETS),
+        bucket_batch_sizes=[batch_size] * (len(BUCKETS) + 1))
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+  def serving_endpoint(self, model):
+    self.vectorizer(tf.constant(["warm up the lookup table before export"]))
+
+    def serve(text):
+      outputs = self.labelled(model(self.encode(text), training=False))
+      return {"positive_probability": outputs["probabilities"][:, 1], **outputs}
+
+    return serve, [tf.TensorSpec([None], tf.string, name="text")], [self.vectorizer]
+
+  def raw_test_batches(self, batch_size):
+    return self._reviews("test").batch(batch_size)
+
+
+def _at_least_one_step(ids):
+  return tf.pad(ids, [[0, tf.maximum(0, 1 - tf.shape(ids)[0])]])
+
+
+def _vectorizer(vocabulary=None):
+  return keras.layers.TextVectorization(
+      max_tokens=VOCAB_SIZE, standardize=standardize, ragged=True, vocabulary=vocabulary, name="vectorize")

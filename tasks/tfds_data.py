@@ -1,0 +1,52 @@
+"""Reading tfds datasets, with a fast, clear failure when the data is not there.
+
+Offline, `tfds.load` of unprepared data retries the network for minutes before failing; instead
+we check `is_prepared()` and the manual files first and name the flags that fix it.
+"""
+
+import os
+import socket
+
+import tensorflow_datasets as tfds
+
+from engine.errors import UserError
+
+
+def _online(host="storage.googleapis.com", timeout=3.0):
+  try:
+    socket.create_connection((host, 443), timeout=timeout).close()
+    return True
+  except OSError:
+    return False
+
+
+def ensure_prepared(name, data, manual_files=()):
+  """Returns a prepared tfds builder for `name`, building it from --manual_dir or online if need be."""
+  builder = tfds.builder(name, data_dir=data.data_dir)
+  if builder.is_prepared():
+    return builder
+  where = f"--data_dir={data.data_dir}" if data.data_dir else "the default tfds data_dir (~/tensorflow_datasets)"
+  if data.manual_dir:
+    missing = [f for f in manual_files if not os.path.exists(os.path.join(data.manual_dir, f))]
+    if missing or not manual_files:
+      raise UserError(
+          f"tfds dataset {name!r} is not prepared in {where}, and --manual_dir={data.manual_dir} "
+          + (f"lacks {', '.join(missing)}." if missing else "cannot build it (no manual files are known for it).")
+          + " Point --data_dir at prepared tfds data, or --manual_dir at a folder holding "
+          + (", ".join(manual_files) or "prepared data") + ".")
+    config = tfds.download.DownloadConfig(manual_dir=data.manual_dir)
+    builder.download_and_prepare(download_config=config)
+    return builder
+  if not _online():
+    files = f" or --manual_dir=<folder holding {', '.join(manual_files)}>" if manual_files else ""
+    raise UserError(
+        f"tfds dataset {name!r} is not prepared in {where} and this machine is offline. "
+        f"Pass --data_dir=<folder with prepared tfds data{f' ({name}/...)'}>{files}.")
+  builder.download_and_prepare()
+  return builder
+
+
+def load(name, split, data, manual_files=()):
+  """(features..., label) tuples of one split, in file order (shuffling is the pipeline's job)."""
+  builder = ensure_prepared(name, data, manual_files)
+  return builder.as_dataset(split=split, as_supervised=True, shuffle_files=False)

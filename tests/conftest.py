@@ -1,0 +1,27 @@
+import os
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# The shared real data lives beside the checkout; tests point flags at it, the code never does.
+SHARED = os.environ.get("RNNZOO_SHARED", os.path.join(os.path.dirname(REPO), "shared"))
+TFDS_DIR = os.path.join(SHARED, "tfds")
+
+import tests.synthetic  # noqa: E402,F401  (registers the toy tasks)
+
+
+def requires_tfds(*names):
+  missing = [n for n in names if not os.path.isdir(os.path.join(TFDS_DIR, n))]
+  return pytest.mark.skipif(bool(missing), reason=f"prepared tfds data {missing} not found under {TFDS_DIR} "
+                            "(set RNNZOO_SHARED to the folder holding tfds/)")
+
+
+def run_cli(script, *args, env=None, timeout=600):
+  """Runs train.py or evaluate.py in a fresh process; returns the CompletedProcess."""
+  return subprocess.run([sys.executable, os.path.join(REPO, script), *args], capture_output=True, text=True,
+                        timeout=timeout, cwd=REPO, env={**os.environ, **(env or {})})

@@ -1,0 +1,45 @@
+import pytest
+
+import models
+from engine import config
+from engine.errors import UserError
+
+
+def test_precedence_flag_over_task_default_over_preset():
+  resolved = config.resolve("sentiment", "stacked_bilstm", overrides={"units": 32, "epochs": None})
+  assert resolved.model.units == 32                     # explicit flag
+  assert resolved.model.pooling == "max_mean"           # sentiment's tuned default
+  assert resolved.model.layers == 2                     # the preset
+  assert resolved.training.clipnorm == config.TRAINING_DEFAULTS["clipnorm"]
+  assert resolved.topology == "many_to_one"
+
+
+def test_impossible_task_topology_pair_names_what_works():
+  with pytest.raises(UserError, match=r"--task=mnist cannot be trained as --topology=many_to_many; it supports: "
+                     r"many_to_one"):
+    config.resolve("mnist", "lstm", "many_to_many")
+
+
+def test_unknown_topology_names_the_choices():
+  with pytest.raises(UserError, match="--topology=tree is unknown; choose one of: many_to_one, many_to_many"):
+    config.resolve("mnist", "lstm", "tree")
+
+
+@pytest.mark.parametrize("flag,value", [("epochs", 0), ("batch_size", 0), ("learning_rate", -1.0),
+                                        ("clipnorm", -1.0), ("patience", -2)])
+def test_bad_training_values_are_named(flag, value):
+  with pytest.raises(UserError, match=f"--{flag}={value} is invalid"):
+    config.resolve("mnist", "lstm", overrides={flag: value})
+
+
+def test_config_json_round_trip_and_diff():
+  a = config.resolve("mnist", "gru")
+  assert config.RunConfig.from_json(a.to_json()) == a
+  b = config.resolve("mnist", "gru", overrides={"units": 7, "epochs": 99})
+  assert config.differing_fields(a.to_json(), b.to_json()) == ["model.units: 128 -> 7"]
+
+
+def test_every_preset_resolves_for_every_task():
+  for task in ("sentiment", "mnist"):
+    for name in models.names():
+      assert config.resolve(task, name).model.name == name

@@ -1,0 +1,70 @@
+"""User mistakes on the command line: one clear message, exit status 2, no run directory left behind."""
+
+import os
+
+import pytest
+
+from engine.errors import UserError
+from tasks import tfds_data
+from tasks.base import DataConfig
+from tests.conftest import run_cli
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--model=lsmt", "--task=mnist"], "--model=lsmt is not a known model; choose one of: bigru, bilstm"),
+    (["--model=lstm", "--task=imdb"], "--task=imdb is not a known task; choose one of: mnist, sentiment"),
+    (["--model=lstm", "--task=mnist", "--topology=many_to_many"],
+     "--task=mnist cannot be trained as --topology=many_to_many; it supports: many_to_one"),
+    (["--model=lstm", "--task=mnist", "--units=0"], "--units=0 is invalid; it must be a whole number >= 1"),
+    (["--model=lstm", "--task=mnist", "--dropout=1.5"], "--dropout=1.5 is invalid; it must be in [0, 1)"),
+    (["--model=lstm", "--task=mnist", "--learning_rate=0"], "--learning_rate=0.0 is invalid; it must be > 0"),
+])
+def test_cli_rejects_bad_flags_before_any_work(args, message, tmp_path):
+  run_dir = tmp_path / "run"
+  result = run_cli("train.py", *args, f"--model_dir={run_dir}")
+  assert result.returncode == 2, result.stderr
+  assert message in result.stderr
+  assert "Traceback" not in result.stderr
+  assert not run_dir.exists()
+
+
+def test_flagfile_is_read(tmp_path):
+  flagfile = tmp_path / "flags.txt"
+  flagfile.write_text("--model=nosuchmodel\n--task=mnist\n")
+  result = run_cli("train.py", f"--flagfile={flagfile}", f"--model_dir={tmp_path / 'run'}")
+  assert result.returncode == 2 and "--model=nosuchmodel is not a known model" in result.stderr
+
+
+def test_missing_manual_files_are_named(tmp_path):
+  empty = tmp_path / "empty"
+  empty.mkdir()
+  result = run_cli("train.py", "--model=lstm", "--task=mnist", f"--data_dir={empty}", f"--manual_dir={empty}",
+                   f"--model_dir={tmp_path / 'run'}")
+  assert result.returncode == 2, result.stderr
+  assert f"--manual_dir={empty} lacks train-images-idx3-ubyte.gz" in result.stderr
+  assert not (tmp_path / "run").exists()
+
+
+def test_offline_without_data_says_which_flags_fix_it(tmp_path, monkeypatch):
+  monkeypatch.setattr(tfds_data, "_online", lambda: False)
+  with pytest.raises(UserError) as error:
+    tfds_data.ensure_prepared("mnist", DataConfig(data_dir=str(tmp_path)), ("train-images-idx3-ubyte.gz",))
+  text = str(error.value)
+  assert "'mnist' is not prepared" in text and "offline" in text
+  assert "--data_dir=" in text and "--manual_dir=<folder holding train-images-idx3-ubyte.gz>" in text
+
+
+def test_evaluate_needs_exactly_one_target(tmp_path):
+  result = run_cli("evaluate.py")
+  assert result.returncode == 2 and "exactly one of --model_dir" in result.stderr
+  result = run_cli("evaluate.py", f"--model_dir={tmp_path}")
+  assert result.returncode == 2 and "holds no SavedModel" in result.stderr
+  result = run_cli("evaluate.py", f"--runs={tmp_path}")
+  assert result.returncode == 2 and "holds no run directories" in result.stderr
+
+
+def test_non_empty_foreign_directory_is_refused(tmp_path):
+  (tmp_path / "notes.txt").write_text("mine")
+  result = run_cli("train.py", "--model=lstm", "--task=mnist", f"--model_dir={tmp_path}")
+  assert result.returncode == 2 and "is not empty and holds no run" in result.stderr
+  assert os.listdir(tmp_path) == ["notes.txt"]

@@ -1,0 +1,64 @@
+import dataclasses
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import models
+import tasks
+from engine import config
+from engine.loop import Trainer
+from engine.run_dir import RunDir
+from models.pooling import AttentionPooling, MaskedPooling
+from tasks.base import IOSpec
+
+
+def _mask(lengths, steps):
+  return tf.sequence_mask(lengths, steps)
+
+
+def test_masked_max_and_mean_ignore_padding():
+  x = tf.constant([[[1.0], [5.0], [100.0]], [[-3.0], [-1.0], [100.0]]])
+  mask = _mask([2, 1], 3)
+  np.testing.assert_allclose(MaskedPooling("max")(x, mask=mask), [[5.0], [-3.0]])
+  np.testing.assert_allclose(MaskedPooling("mean")(x, mask=mask), [[3.0], [-3.0]])
+  np.testing.assert_allclose(MaskedPooling("max_mean")(x, mask=mask), [[5.0, 3.0], [-3.0, -3.0]])
+
+
+def test_fully_masked_sequence_pools_to_zeros():
+  x = tf.ones([1, 3, 2])
+  for layer in (MaskedPooling("max_mean"), AttentionPooling(2)):
+    np.testing.assert_allclose(layer(x, mask=_mask([0], 3)), np.zeros_like(layer(x)))
+
+
+def test_attention_pooling_ignores_padded_values():
+  layer = AttentionPooling(4)
+  x = tf.random.normal([2, 5, 4], seed=1)
+  noisy = tf.concat([x[:, :3], tf.random.normal([2, 2, 4], seed=2) * 50], axis=1)
+  mask = _mask([3, 3], 5)
+  np.testing.assert_allclose(layer(x, mask=mask), layer(noisy, mask=mask), rtol=1e-5)
+
+
+@pytest.mark.parametrize("preset", ["bilstm", "stacked_gru", "birnn"])
+@pytest.mark.parametrize("pooling", ["last", "max_mean", "attention"])
+def test_outputs_do_not_depend_on_right_padding(preset, pooling):
+  """The mask reaches every layer: extra padding never changes a prediction."""
+  spec = dataclasses.replace(models.get(preset), units=6, embedding_dim=5, pooling=pooling)
+  model = models.build(spec, "many_to_one", IOSpec("tokens", 20, 3))
+  ids = np.array([[4, 9, 2, 0], [7, 0, 0, 0]], np.int32)
+  padded = np.pad(ids, [[0, 0], [0, 5]])
+  np.testing.assert_allclose(model(ids), model(padded), atol=1e-6)
+
+
+@pytest.mark.parametrize("preset", models.names())
+@pytest.mark.parametrize("task,topology", [("toy_classify", "many_to_one"), ("toy_tagging", "many_to_many")])
+def test_every_preset_builds_and_trains_on_each_topology(preset, task, topology, tmp_path):
+  resolved = config.resolve(task, preset, topology, overrides={"epochs": 1, "dropout": 0.1})
+  toy = tasks.get(task)(resolved.data)
+  model = models.build(resolved.model, topology, toy.prepare(str(tmp_path)))
+  before = [w.copy() for w in model.get_weights()]
+  trainer = Trainer(model, toy, resolved, RunDir(str(tmp_path)))
+  trainer.fit()
+  assert int(trainer.loop.step) > 0
+  assert all(np.isfinite(w).all() for w in model.get_weights())
+  assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))

@@ -1,0 +1,119 @@
+"""The run directory life cycle on the toy tasks: train, metrics.json, resume, corrupt checkpoints."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import models
+import tasks
+from engine import config, export, run
+from engine.errors import UserError
+from engine.loop import Trainer
+
+
+class Killed(Exception):
+  """Stands in for SIGKILL inside the process."""
+
+
+def _toy_config(**overrides):
+  return config.resolve("toy_classify", "lstm", overrides={"dropout": 0.2, **overrides})
+
+
+def _checkpoint_tensors(run_dir):
+  """Every saved tensor of the latest checkpoint except wall-clock timings."""
+  reader = tf.train.load_checkpoint(os.path.join(run_dir, "checkpoints"))
+  return {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map()
+          if "seconds" not in k and "save_counter" not in k and "OBJECT_GRAPH" not in k}
+
+
+def test_run_writes_metrics_config_and_export(tmp_path):
+  path = str(tmp_path / "run")
+  metrics = run.train_and_export(_toy_config(), path)
+  assert metrics["status"] == "completed" and metrics["error"] is None
+  for key in ("task", "model", "topology", "num_params", "train_seconds", "train_examples_per_second"):
+    assert metrics[key] is not None, key
+  assert set(metrics["test"]) == {"loss", "accuracy"} and metrics["num_params"] > 0
+  assert metrics["train_examples_per_second"] > 0 and len(metrics["history"]) == 2
+  assert json.load(open(os.path.join(path, "config.json")))["model"]["name"] == "lstm"
+  for item in ("checkpoints", "logs", "export/saved_model.pb", "best.weights.h5"):
+    assert os.path.exists(os.path.join(path, item)), item
+
+
+def test_the_toy_task_is_learned(tmp_path):
+  metrics = run.train_and_export(_toy_config(epochs=15, dropout=0.0), str(tmp_path / "run"))
+  assert metrics["test"]["accuracy"] >= 0.9
+
+
+def test_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_one(tmp_path, monkeypatch):
+  monkeypatch.setattr("engine.loop.CHECKPOINT_EVERY_SECONDS", -1)  # checkpoint after every step
+  straight = str(tmp_path / "straight")
+  expected = run.train_and_export(_toy_config(), straight)
+
+  original, calls = Trainer._train_step, [0]
+
+  def dies_at_step_11(self, inputs, targets):  # step 11 is mid-way through epoch 2 (8 steps each)
+    calls[0] += 1
+    if calls[0] == 11:
+      raise Killed()
+    return original(self, inputs, targets)
+
+  resumed = str(tmp_path / "resumed")
+  monkeypatch.setattr(Trainer, "_train_step", dies_at_step_11)
+  with pytest.raises(Killed):
+    run.train_and_export(_toy_config(), resumed)
+  assert json.load(open(os.path.join(resumed, "metrics.json")))["status"] == "failed"
+  monkeypatch.setattr(Trainer, "_train_step", original)
+  finished = run.train_and_export(_toy_config(), resumed)
+
+  assert finished["status"] == "completed"
+  assert finished["test"] == expected["test"] and finished["validation"] == expected["validation"]
+  a, b = _checkpoint_tensors(straight), _checkpoint_tensors(resumed)
+  assert a.keys() == b.keys()
+  for key in a:
+    np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def test_completed_run_is_not_trained_again(tmp_path):
+  path = str(tmp_path / "run")
+  first = run.train_and_export(_toy_config(), path)
+  assert run.train_and_export(_toy_config(), path) == first
+
+
+def test_reusing_a_run_dir_with_other_settings_names_them(tmp_path):
+  path = str(tmp_path / "run")
+  run.train_and_export(_toy_config(), path)
+  with pytest.raises(UserError, match=r"holds a run with other settings \(model.units: 8 -> 9\)"):
+    run.check(_toy_config(units=9), path)
+  run.check(_toy_config(epochs=5), path)  # more epochs continue the same run
+
+
+def test_corrupt_checkpoint_is_reported_with_its_file(tmp_path, monkeypatch):
+  path = str(tmp_path / "run")
+  monkeypatch.setattr("engine.export.export", lambda *args: (_ for _ in ()).throw(Killed()))
+  with pytest.raises(Killed):  # dies after training, so the run is incomplete but checkpointed
+    run.train_and_export(_toy_config(epochs=1), path)
+  monkeypatch.undo()
+  checkpoints = os.path.join(path, "checkpoints")
+  data = [f for f in os.listdir(checkpoints) if ".data-" in f]
+  for name in data:
+    with open(os.path.join(checkpoints, name), "wb") as f:
+      f.write(b"not a checkpoint")
+  with pytest.raises(UserError, match=r"checkpoint .*checkpoints/ckpt-\d+ .*is corrupt"):
+    run.train_and_export(_toy_config(epochs=1), path)
+  assert os.path.exists(os.path.join(path, "config.json"))  # the user's run is not deleted
+
+
+def test_export_serves_the_same_predictions_as_the_trained_model(tmp_path):
+  path = str(tmp_path / "run")
+  run.train_and_export(_toy_config(), path)
+  serve, saved_config = export.load(path)
+  assert saved_config["task"] == "toy_classify"
+  resolved = config.RunConfig.from_json(saved_config)
+  toy = tasks.get("toy_classify")(resolved.data)
+  model = models.build(resolved.model, resolved.topology, toy.prepare(path))
+  model.load_weights(os.path.join(path, "best.weights.h5"))
+  ids = tf.constant([[7, 3, 0], [2, 0, 0]], tf.int32)
+  np.testing.assert_allclose(serve(ids)["probabilities"], tf.nn.softmax(model(ids)), atol=1e-6)

@@ -1,0 +1,68 @@
+"""Train a recurrent model on a task; checkpoint, evaluate on test, export a SavedModel.
+
+    python train.py --model=bilstm --task=sentiment --data_dir=DIR
+    python train.py --model=lstm,gru,rnn --task=mnist --model_dir=runs/    # a grid: one run each
+
+Hyperparameter flags default to unset: an explicit flag beats the task's tuned defaults for that
+model, which beat the preset. Starting a killed run again with the same command resumes it.
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags  # noqa: E402
+
+import models  # noqa: E402
+import tasks  # noqa: E402
+from engine import cli, config, run  # noqa: E402
+
+flags.DEFINE_list("model", None, f"Model preset(s), comma-separated: {', '.join(models.names())}.")
+flags.DEFINE_list("task", None, f"Task(s), comma-separated: {', '.join(tasks.names())}.")
+flags.DEFINE_list("topology", None, f"Topology: {', '.join(models.TOPOLOGIES)} (default: the task's own).")
+flags.DEFINE_string("model_dir", None, "The run directory; with a grid, the root of <task>/<model>[-<topology>] "
+                    "run directories. Default: runs/<task>/<model>.")
+flags.DEFINE_integer("epochs", None, "Maximum training epochs.")
+flags.DEFINE_integer("batch_size", None, "Examples per training step.")
+flags.DEFINE_float("learning_rate", None, "Adam's learning rate.")
+flags.DEFINE_float("clipnorm", None, "Clip the global gradient norm to this (0: off); guards against exploding gradients.")
+flags.DEFINE_integer("patience", None, "Stop after this many epochs without validation improvement (0: never).")
+flags.DEFINE_integer("seed", None, "Seed for weights, dropout and shuffling.")
+flags.DEFINE_integer("units", None, "Units per recurrent layer (and per direction).")
+flags.DEFINE_integer("layers", None, "Recurrent layers.")
+flags.DEFINE_float("dropout", None, "Dropout on embeddings, between recurrent layers and before the head.")
+flags.DEFINE_integer("embedding_dim", None, "Token embedding size (token inputs only).")
+flags.DEFINE_string("pooling", None, f"many_to_one summary of the sequence: {', '.join(models.POOLINGS)}.")
+flags.mark_flags_as_required(["model", "task"])
+
+FLAGS = flags.FLAGS
+HPARAM_FLAGS = (*config.MODEL_FIELDS, *config.TRAINING_DEFAULTS)
+
+
+def plan():
+  """(config, run directory) for every run asked for, all validated before any is started."""
+  grid = [(t, m, topology) for t in FLAGS.task for m in FLAGS.model for topology in (FLAGS.topology or [None])]
+  overrides = {name: FLAGS[name].value for name in HPARAM_FLAGS}
+  runs = []
+  for task_name, model_name, topology in dict.fromkeys(grid):
+    resolved = config.resolve(task_name, model_name, topology, overrides, cli.data_config())
+    if len(grid) == 1 and FLAGS.model_dir:
+      path = FLAGS.model_dir
+    else:
+      default_topology = tasks.get(task_name).topologies[0]
+      leaf = model_name + ("" if resolved.topology == default_topology else f"-{resolved.topology}")
+      path = os.path.join(FLAGS.model_dir or "runs", task_name, leaf)
+    runs.append((resolved, path))
+  for resolved, path in runs:
+    run.check(resolved, path)
+  return runs
+
+
+@cli.user_errors_exit
+def main(argv):
+  for resolved, path in plan():
+    run.train_and_export(resolved, path)
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -25,6 +25,7 @@ flags.DEFINE_string("model_dir", None, "The run directory; with a grid, the root
 flags.DEFINE_integer("epochs", None, "Maximum training epochs.")
 flags.DEFINE_integer("batch_size", None, "Examples per training step.")
 flags.DEFINE_float("learning_rate", None, "Adam's learning rate.")
+flags.DEFINE_float("lr_decay", None, "Multiply the learning rate by this after every epoch (1: constant).")
 flags.DEFINE_float("clipnorm", None, "Clip the global gradient norm to this (0: off); guards against exploding gradients.")
 flags.DEFINE_integer("patience", None, "Stop after this many epochs without validation improvement (0: never).")
 flags.DEFINE_integer("seed", None, "Seed for weights, dropout and shuffling.")

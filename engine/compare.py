@@ -41,7 +41,7 @@ def table(runs):
 
 
 def chart(runs, path):
-  """One panel per task: each model's test score on the metric the task selects models by."""
+  """One row per task: each model's test score (on the metric the task selects by) and its training speed."""
   by_task = {}
   for r in runs:
     metric = (r.get("info") or {}).get("monitor", "accuracy")
@@ -49,18 +49,25 @@ def chart(runs, path):
       by_task.setdefault((r["task"], metric), []).append(r)
   if not by_task:
     return False
-  fig, axes = plt.subplots(1, len(by_task), figsize=(5 * len(by_task), 0.5 + 0.45 * max(map(len, by_task.values()))),
-                           squeeze=False)
-  for ax, ((task, metric), task_runs) in zip(axes[0], sorted(by_task.items())):
+  tallest = max(map(len, by_task.values()))
+  fig, axes = plt.subplots(len(by_task), 2, figsize=(11, len(by_task) * (0.9 + 0.35 * tallest)), squeeze=False)
+  for (score_ax, speed_ax), ((task, metric), task_runs) in zip(axes, sorted(by_task.items())):
     labels = [r["model"] + ("" if r["topology"] == "many_to_one" else f" ({r['topology']})") for r in task_runs]
-    values = [r["test"][metric] for r in task_runs]
-    bars = ax.barh(labels, values, color="tab:blue")
-    ax.bar_label(bars, labels=[f"{v:.4g}" for v in values], padding=2, fontsize=8)
-    low = min(values)
-    ax.set_xlim(max(0.0, low - (max(values) - low) * 2 - 0.01) if metric == "accuracy" else 0, None)
-    ax.set_title(f"{task}: test {metric}")
-    ax.invert_yaxis()
+    scores = [r["test"][metric] for r in task_runs]
+    speeds = [r.get("train_examples_per_second") or 0 for r in task_runs]
+    _bars(score_ax, labels, scores, f"{task}: test {metric}", "tab:blue", "{:.4g}")
+    if metric == "accuracy":  # differences live in the last few points: zoom in on them
+      score_ax.set_xlim(max(0.0, min(scores) - 0.02), min(1.0, max(scores) + 0.01))
+    _bars(speed_ax, labels, speeds, f"{task}: training examples/s", "tab:orange", "{:,.0f}")
   fig.tight_layout()
   fig.savefig(path, dpi=120)
   plt.close(fig)
   return True
+
+
+def _bars(ax, labels, values, title, color, number_format):
+  bars = ax.barh(labels, values, color=color)
+  ax.bar_label(bars, labels=[number_format.format(v) for v in values], padding=2, fontsize=8)
+  ax.set_title(title, fontsize=10)
+  ax.margins(x=0.15)
+  ax.invert_yaxis()

@@ -13,8 +13,8 @@ from engine.errors import UserError
 from tasks.base import DataConfig
 
 MODEL_FIELDS = ("units", "layers", "dropout", "embedding_dim", "pooling")
-TRAINING_DEFAULTS = {"epochs": 10, "batch_size": 64, "learning_rate": 1e-3, "clipnorm": 5.0, "patience": 3,
-                     "seed": 0}
+TRAINING_DEFAULTS = {"epochs": 10, "batch_size": 64, "learning_rate": 1e-3, "lr_decay": 1.0, "clipnorm": 5.0,
+                     "patience": 3, "seed": 0}
 # Flags that may change between a run and its resume without making it a different run.
 RESUMABLE_CHANGES = ("training.epochs", "data.data_dir", "data.manual_dir")
 
@@ -24,17 +24,20 @@ class TrainingSpec:
   epochs: int
   batch_size: int
   learning_rate: float
+  lr_decay: float      # the learning rate of epoch e is learning_rate * lr_decay**e
   clipnorm: float      # global gradient-norm clip; 0 turns it off
   patience: int        # epochs without validation improvement before stopping; 0 never stops early
   seed: int
 
   def validate(self):
     checks = {"epochs": self.epochs >= 1, "batch_size": self.batch_size >= 1,
-              "learning_rate": self.learning_rate > 0, "clipnorm": self.clipnorm >= 0,
+              "learning_rate": self.learning_rate > 0, "lr_decay": 0 < self.lr_decay <= 1,
+              "clipnorm": self.clipnorm >= 0,
               "patience": self.patience >= 0}
     for name, ok in checks.items():
       if not ok:
-        rule = {"epochs": ">= 1", "batch_size": ">= 1", "learning_rate": "> 0"}.get(name, ">= 0")
+        rule = {"epochs": ">= 1", "batch_size": ">= 1", "learning_rate": "> 0",
+                "lr_decay": "in (0, 1]"}.get(name, ">= 0")
         raise UserError(f"--{name}={getattr(self, name)} is invalid; it must be {rule}.")
     return self
 

@@ -141,6 +141,7 @@ class Trainer:
 
     while not self.done():
       epoch = int(self.loop.epoch)
+      self.optimizer.learning_rate = training.learning_rate * training.lr_decay**epoch
       dataset = self.task.dataset("train", training.batch_size, shuffle_seed=training.seed * 100_003 + epoch)
       dataset = dataset.skip(int(self.loop.step_in_epoch))
       progress = _Progress(epoch, training.epochs, int(self.loop.steps_per_epoch) or None)
@@ -168,7 +169,8 @@ class Trainer:
       self.loop.steps_per_epoch.assign(self.loop.step_in_epoch)
       validation = self.evaluate("validation")
       improved = self._track_best(validation[self.monitor])
-      train = {"loss": progress.mean_loss(), **{n: float(m.result()) for n, m in self.train_metrics.items()}}
+      train = {"loss": progress.mean_loss(), "learning_rate": float(self.optimizer.learning_rate),
+               **{n: float(m.result()) for n, m in self.train_metrics.items()}}
       for split, figures in (("train", train), ("validation", validation)):
         with writers[split].as_default(step=epoch + 1):
           for name, value in figures.items():

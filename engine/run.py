@@ -37,8 +37,8 @@ def train_and_export(config, path):
   fresh = not run.exists()
   run.create(config)
   spec = config.model
-  run.update_metrics(status="running", error=None, task=config.task, model=spec.name,
-                     topology=config.topology, dataset=None, started=time.strftime("%Y-%m-%dT%H:%M:%S"))
+  run.update_metrics(status="running", error=None, task=config.task, model=spec.name, topology=config.topology,
+                     dataset=tasks.get(config.task).tfds_name, last_started=time.strftime("%Y-%m-%dT%H:%M:%S"))
   try:
     keras.utils.set_random_seed(config.training.seed)
     task = tasks.get(config.task)(config.data)

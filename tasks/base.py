@@ -32,6 +32,7 @@ class DataConfig:
 
 class Task(abc.ABC):
   name: ClassVar[str]
+  tfds_name: ClassVar[str]                # tfds name[/config] the task reads
   topologies: ClassVar[tuple[str, ...]]   # the first is the default
   monitor: ClassVar[tuple[str, str]] = ("accuracy", "max")  # validation metric for early stopping
 

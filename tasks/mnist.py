@@ -17,6 +17,7 @@ def rows(images):
 
 class Mnist(ClassificationTask):
   name = "mnist"
+  tfds_name = "mnist"
   topologies = ("many_to_one",)
   num_classes = 10
   class_names = tuple(str(d) for d in range(10))
@@ -26,11 +27,12 @@ class Mnist(ClassificationTask):
     self._cached = {}
 
   def check_data(self):
-    tfds_data.ensure_prepared("mnist", self.data, MANUAL_FILES)
+    tfds_data.ensure_prepared(self.tfds_name, self.data, MANUAL_FILES)
 
   def tuned_defaults(self, spec):
-    return {"units": 128, "pooling": "last", "batch_size": 128, "learning_rate": 2e-3,
-            "epochs": 15, "patience": 4}
+    # Measured in docs/results.md: lstm reaches 99% test accuracy with these.
+    return {"units": 128, "pooling": "last", "batch_size": 128, "learning_rate": 2e-3, "lr_decay": 0.85,
+            "epochs": 20, "patience": 5}
 
   def prepare(self, artifacts_dir):
     return IOSpec(input_kind="features", input_size=28, output_size=self.num_classes,
@@ -38,7 +40,7 @@ class Mnist(ClassificationTask):
 
   def _images(self, split):
     if split not in self._cached:  # uint8 in memory: 47 MB for the training split
-      self._cached[split] = tfds_data.load("mnist", SPLITS[split], self.data, MANUAL_FILES).cache()
+      self._cached[split] = tfds_data.load(self.tfds_name, SPLITS[split], self.data, MANUAL_FILES).cache()
     return self._cached[split]
 
   def dataset(self, split, batch_size, shuffle_seed=None):

@@ -25,6 +25,7 @@ class ToyClassify(ClassificationTask):
   """Right-padded token ids in, one of two classes out (like sentiment, without the text)."""
 
   name = "toy_classify"
+  tfds_name = "in-memory"
   topologies = ("many_to_one",)
   num_classes = 2
   class_names = ("absent", "present")
@@ -61,6 +62,7 @@ class ToyTagging(Task):
   """Synced many-to-many: 6 steps of 3 features; each step's label is its largest feature."""
 
   name = "toy_tagging"
+  tfds_name = "in-memory"
   topologies = ("many_to_many",)
 
   def check_data(self):

@@ -40,6 +40,7 @@ def train_and_export(config, path):
   run.update_metrics(status="running", error=None, task=config.task, model=spec.name, topology=config.topology,
                      dataset=tasks.get(config.task).tfds_name, last_started=time.strftime("%Y-%m-%dT%H:%M:%S"))
   try:
+    keras.backend.clear_session()  # a grid runs many models in one process: start each from a clean slate
     keras.utils.set_random_seed(config.training.seed)
     task = tasks.get(config.task)(config.data)
     io = task.prepare(run.path)

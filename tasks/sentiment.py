@@ -67,17 +67,15 @@ class Sentiment(ClassificationTask):
     return IOSpec(input_kind="tokens", input_size=self.vectorizer.vocabulary_size(),
                   output_size=self.num_classes, input_name="token_ids")
 
-  def encode(self, text):
-    """Strings [N] -> right-padded ids [N, <= MAX_TOKENS], at least one step (0 steps crash the RNN)."""
-    ids = tf.cast(self.vectorizer(text)[:, :MAX_TOKENS].to_tensor(), tf.int32)
-    return tf.pad(ids, [[0, 0], [0, tf.maximum(0, 1 - tf.shape(ids)[1])]])
+  def token_ids(self, text):
+    """Strings [N] -> ragged int32 ids [N, (<= MAX_TOKENS)]."""
+    return tf.cast(self.vectorizer(text)[:, :MAX_TOKENS], tf.int32)
 
   def _encoded_split(self, split):
     if split not in self._encoded:
-      ds = self._reviews(split).batch(1024).map(
-          lambda text, label: (self.vectorizer(text)[:, :MAX_TOKENS], label))
-      # Unbatched ragged rows are plain tensors inside map: the cast makes their spec dense too.
-      ds = ds.unbatch().map(lambda ids, label: (_at_least_one_step(tf.cast(ids, tf.int32)), label))
+      ds = self._reviews(split).batch(1024).map(lambda text, label: (self.token_ids(text), label))
+      # Unbatched ragged rows are plain tensors inside map, so the pad gives them a dense spec too.
+      ds = ds.unbatch().map(lambda ids, label: (_at_least_one_step(ids), label))
       self._encoded[split] = ds.cache()
     return self._encoded[split]
 
@@ -94,7 +92,8 @@ class Sentiment(ClassificationTask):
     self.vectorizer(tf.constant(["warm up the lookup table before export"]))
 
     def serve(text):
-      outputs = self.labelled(model(self.encode(text), training=False))
+      ids = _at_least_one_step(self.token_ids(text).to_tensor())
+      outputs = self.labelled(model(ids, training=False))
       return {"positive_probability": outputs["probabilities"][:, 1], **outputs}
 
     return serve, [tf.TensorSpec([None], tf.string, name="text")], [self.vectorizer]
@@ -104,7 +103,9 @@ class Sentiment(ClassificationTask):
 
 
 def _at_least_one_step(ids):
-  return tf.pad(ids, [[0, tf.maximum(0, 1 - tf.shape(ids)[0])]])
+  """Pads the time (last) axis to >= 1 step: zero steps crash the RNN, one masked step reads as empty."""
+  missing = tf.maximum(0, 1 - tf.shape(ids)[-1])
+  return tf.pad(ids, tf.concat([tf.zeros([tf.rank(ids) - 1, 2], tf.int32), [[0, missing]]], axis=0))
 
 
 def _vectorizer(vocabulary=None):

@@ -4,7 +4,7 @@ import keras
 
 
 def input_and_features(spec, io):
-  """Returns (keras.Input, the tensor the recurrent stack reads).
+  """Returns (keras.Input, the tensor the recurrent stack reads); --dropout applies to inputs too.
 
   Token ids are right-padded with 0, so the embedding's mask tells every later layer where a
   sequence ends. Embedding dropout drops whole words (Gal & Ghahramani 2016), which keeps a model
@@ -18,5 +18,7 @@ def input_and_features(spec, io):
     return inputs, x
   if io.input_kind == "features":
     inputs = keras.Input(shape=(io.sequence_length, io.input_size), dtype="float32", name=io.input_name)
+    if spec.dropout:
+      return inputs, keras.layers.Dropout(spec.dropout, name="input_dropout")(inputs)
     return inputs, inputs
   raise ValueError(f"unknown input kind {io.input_kind!r}")

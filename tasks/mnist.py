@@ -30,9 +30,10 @@ class Mnist(ClassificationTask):
     tfds_data.ensure_prepared(self.tfds_name, self.data, MANUAL_FILES)
 
   def tuned_defaults(self, spec):
-    # Measured in docs/results.md: lstm reaches 99% test accuracy with these.
-    return {"units": 128, "pooling": "last", "batch_size": 128, "learning_rate": 2e-3, "lr_decay": 0.85,
-            "epochs": 20, "patience": 5}
+    # Measured in docs/results.md: lstm passes 99% test accuracy with these; without the dropout (on the
+    # pixels and before the head) it overfits and stays near 98.7%.
+    return {"units": 128, "dropout": 0.2, "pooling": "last", "batch_size": 128, "learning_rate": 2e-3,
+            "lr_decay": 0.85, "epochs": 20, "patience": 5}
 
   def prepare(self, artifacts_dir):
     return IOSpec(input_kind="features", input_size=28, output_size=self.num_classes,

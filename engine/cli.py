@@ -5,6 +5,7 @@ import logging
 import sys
 
 from absl import flags
+from absl import logging as absl_logging
 
 from engine.errors import UserError
 from tasks.base import DataConfig
@@ -20,7 +21,9 @@ def data_config():
 
 
 def _show_progress_messages():
-  """The zoo's own INFO lines on stderr; TensorFlow's and tfds' chatter stays at absl's WARNING level."""
+  """The zoo's own INFO lines on stderr; TensorFlow's and tfds' INFO chatter only with an explicit --verbosity."""
+  if not FLAGS["verbosity"].present:
+    absl_logging.set_verbosity(absl_logging.WARNING)
   log = logging.getLogger("rnnzoo")
   if not log.handlers:
     handler = logging.StreamHandler(sys.stderr)

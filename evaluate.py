@@ -2,10 +2,13 @@
 
     python evaluate.py --model_dir=runs/sentiment/bilstm   # one run (or its export/): test metrics
     python evaluate.py --runs=runs/                        # every run below: table + chart
+    python evaluate.py --model_dir=runs/textgen/lstm --prime="ROMEO:" --num_chars=500   # and a sample
+    python evaluate.py --model_dir=runs/mnist/lstm-one_to_many --classifier=runs/mnist/lstm  # drawn digits
 
 One run is evaluated through its exported SavedModel on raw test inputs, exactly as it is served.
 """
 
+import dataclasses
 import json
 import os
 
@@ -13,24 +16,83 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
+import tensorflow as tf  # noqa: E402
+
 import tasks  # noqa: E402
 from engine import cli, compare, export  # noqa: E402
+from engine.config import RunConfig  # noqa: E402
 from engine.errors import UserError  # noqa: E402
+from tasks.mnist_drawing import MnistDrawing, save_grid  # noqa: E402
 
 flags.DEFINE_string("model_dir", None, "A run directory, or a SavedModel exported by train.py.")
 flags.DEFINE_string("runs", None, "A folder of run directories to compare.")
-flags.DEFINE_integer("batch_size", 256, "Examples per serving call.")
-flags.DEFINE_string("output", None, "Where the comparison goes: OUTPUT.md and OUTPUT.png (default <runs>/comparison).")
+flags.DEFINE_integer("batch_size", None, "Examples per serving call (default: the run's training batch size; "
+                     "textgen cuts the test text into this many pieces, as training did).")
+flags.DEFINE_string("output", None, "Where the comparison goes: OUTPUT.md and OUTPUT.png (default <runs>/comparison); "
+                    "for a drawing run, the PNG of drawn digits (default <model_dir>/drawn_digits.png).")
+flags.DEFINE_string("prime", None, "textgen: print a sample that continues this text.")
+flags.DEFINE_integer("num_chars", 500, "textgen: characters to sample after --prime.")
+flags.DEFINE_float("temperature", None, "Sampling temperature; 0 is greedy (textgen default 0.8, drawing 1.0).")
+flags.DEFINE_integer("top_k", 0, "textgen: sample among the k likeliest characters (0: all).")
+flags.DEFINE_string("classifier", None, "mnist one_to_many: an mnist many_to_one run (or export) that reads the "
+                    "drawn digits.")
+flags.DEFINE_integer("samples_per_label", 10, "mnist one_to_many: digits drawn per label.")
 
 FLAGS = flags.FLAGS
 
 
 def evaluate_one(path):
-  serve, config = export.load(path)
-  task = tasks.get(config["task"])(cli.data_config())
+  served, config = export.load(path)
+  run_config = RunConfig.from_json(config)
+  # The data flags of this machine, not those of the training machine; the run's own --data_file by default.
+  data = cli.data_config()
+  data = dataclasses.replace(data, data_file=data.data_file or run_config.data.data_file)
+  task = tasks.create(dataclasses.replace(run_config, data=data))
   task.check_data()
-  return {"task": config["task"], "model": config["model"]["name"], "topology": config["topology"],
-          "test": task.evaluate_served(serve, FLAGS.batch_size)}
+  if FLAGS.prime is not None and not hasattr(served, "generate"):
+    raise UserError(f"--prime applies to text generation runs; {path} is a {config['task']} run.")
+  if FLAGS.num_chars < 1:
+    raise UserError(f"--num_chars={FLAGS.num_chars} is invalid; it must be >= 1.")
+  result = {"task": config["task"], "model": config["model"]["name"], "topology": config["topology"],
+            "test": task.evaluate_served(served, FLAGS.batch_size or config["training"]["batch_size"])}
+  if FLAGS.prime is not None:
+    try:
+      sample = served.generate(prime=FLAGS.prime, num_chars=FLAGS.num_chars, top_k=FLAGS.top_k,
+                               temperature=_temperature(0.8))["text"].numpy().decode("utf-8")
+    except tf.errors.InvalidArgumentError as e:  # the export's own input checks
+      raise UserError(f"--prime={FLAGS.prime!r}: {export.input_error(e)}.") from None
+    result["sample"] = FLAGS.prime + sample
+  if isinstance(task, MnistDrawing):
+    result.update(_drawn_digits(task, served, path))
+  return result
+
+
+def _temperature(default):
+  value = default if FLAGS.temperature is None else FLAGS.temperature
+  if value < 0:
+    raise UserError(f"--temperature={value} is invalid; it must be >= 0 (0: greedy).")
+  return value
+
+
+def _drawn_digits(task, served, path):
+  """Draws --samples_per_label digits of every label into a PNG; with --classifier, how many it recognises."""
+  output = FLAGS.output or os.path.join(path, "drawn_digits")
+  if FLAGS.classifier:
+    classifier, classifier_config = export.load(FLAGS.classifier)
+    if (classifier_config["task"], classifier_config["topology"]) != ("mnist", "many_to_one"):
+      raise UserError(f"--classifier={FLAGS.classifier} is a {classifier_config['task']} "
+                      f"{classifier_config['topology']} run; it must be an mnist many_to_one run.")
+  else:
+    classifier = None
+  images, labels, recognised = task.draw_and_recognise(served, classifier, FLAGS.samples_per_label,
+                                                       _temperature(1.0))
+  save_grid(images, labels, f"{output}.png")
+  result = {"drawing": f"{output}.png", "temperature": _temperature(1.0)}
+  if recognised is None:
+    result["recognised"] = "pass --classifier=<an mnist many_to_one run> to count the digits it recognises"
+  else:
+    result["recognised"] = recognised
+  return result
 
 
 def compare_runs(root):
@@ -52,12 +114,16 @@ def compare_runs(root):
 def main(argv):
   if bool(FLAGS.model_dir) == bool(FLAGS.runs):
     raise UserError("pass exactly one of --model_dir=<run or SavedModel> and --runs=<folder of runs>.")
-  if FLAGS.batch_size < 1:
+  if FLAGS.batch_size is not None and FLAGS.batch_size < 1:
     raise UserError(f"--batch_size={FLAGS.batch_size} is invalid; it must be >= 1.")
   if FLAGS.runs:
     compare_runs(FLAGS.runs)
   else:
-    print(json.dumps(evaluate_one(FLAGS.model_dir), indent=2))
+    result = evaluate_one(FLAGS.model_dir)
+    sample = result.pop("sample", None)
+    print(json.dumps(result, indent=2))
+    if sample is not None:
+      print(sample)
 
 
 if __name__ == "__main__":

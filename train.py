@@ -29,11 +29,16 @@ flags.DEFINE_float("lr_decay", None, "Multiply the learning rate by this after e
 flags.DEFINE_float("clipnorm", None, "Clip the global gradient norm to this (0: off); guards against exploding gradients.")
 flags.DEFINE_integer("patience", None, "Stop after this many epochs without validation improvement (0: never).")
 flags.DEFINE_integer("seed", None, "Seed for weights, dropout and shuffling.")
+flags.DEFINE_integer("checkpoint_every_steps", None, "Also checkpoint every this many training steps, so a killed "
+                     "run redoes at most that many (default: at each epoch's end and every 5 minutes).")
+flags.DEFINE_boolean("deterministic", None, "Deterministic ops (tf.config.experimental.enable_op_determinism): "
+                     "the same command gives the same figures, at some cost in speed.")
 flags.DEFINE_integer("units", None, "Units per recurrent layer (and per direction).")
 flags.DEFINE_integer("layers", None, "Recurrent layers.")
 flags.DEFINE_float("dropout", None, "Dropout on embeddings, between recurrent layers and before the head.")
 flags.DEFINE_integer("embedding_dim", None, "Token embedding size (token inputs only).")
 flags.DEFINE_string("pooling", None, f"many_to_one summary of the sequence: {', '.join(models.POOLINGS)}.")
+OPTION_FLAGS = cli.define_task_option_flags()
 flags.mark_flags_as_required(["model", "task"])
 
 FLAGS = flags.FLAGS
@@ -46,7 +51,8 @@ def plan():
   overrides = {name: FLAGS[name].value for name in HPARAM_FLAGS}
   runs = []
   for task_name, model_name, topology in dict.fromkeys(grid):
-    resolved = config.resolve(task_name, model_name, topology, overrides, cli.data_config())
+    resolved = config.resolve(task_name, model_name, topology, overrides, cli.data_config(),
+                              cli.task_options(OPTION_FLAGS))
     if len(grid) == 1 and FLAGS.model_dir:
       path = FLAGS.model_dir
     else:

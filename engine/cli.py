@@ -7,17 +7,38 @@ import sys
 from absl import flags
 from absl import logging as absl_logging
 
+import tasks
 from engine.errors import UserError
+from engine.loop import Diverged
 from tasks.base import DataConfig
 
 flags.DEFINE_string("data_dir", None, "Where prepared tfds data lives (tfds' data_dir; default ~/tensorflow_datasets).")
 flags.DEFINE_string("manual_dir", None, "A folder of original dataset files, to build tfds data offline.")
+flags.DEFINE_string("data_file", None, "Your own data instead of the task's tfds dataset (textgen: a UTF-8 text file).")
 
 FLAGS = flags.FLAGS
+_DEFINE_BY_TYPE = {bool: flags.DEFINE_boolean, int: flags.DEFINE_integer, float: flags.DEFINE_float,
+                   str: flags.DEFINE_string}
 
 
 def data_config():
-  return DataConfig(data_dir=FLAGS.data_dir, manual_dir=FLAGS.manual_dir)
+  return DataConfig(data_dir=FLAGS.data_dir, manual_dir=FLAGS.manual_dir, data_file=FLAGS.data_file)
+
+
+def define_task_option_flags():
+  """One flag per task option (Task.options), unset by default so the task's own default applies."""
+  defined = {}
+  for task in tasks.all_classes():
+    for name, option in task.options.items():
+      if name not in defined:
+        _DEFINE_BY_TYPE[type(option.default)](name, None, option.help)
+        defined[name] = option
+  return list(defined)
+
+
+def task_options(names):
+  """The task options the user set explicitly."""
+  return {name: FLAGS[name].value for name in names if FLAGS[name].present}
 
 
 def _show_progress_messages():
@@ -34,7 +55,7 @@ def _show_progress_messages():
 
 
 def user_errors_exit(main):
-  """Turns a UserError into one line on stderr and exit status 2, instead of a traceback."""
+  """Turns a UserError into one line on stderr and exit status 2 (a diverged run: exit 1), instead of a traceback."""
 
   @functools.wraps(main)
   def wrapped(argv):
@@ -47,5 +68,8 @@ def user_errors_exit(main):
     except UserError as e:
       print(f"error: {e}", file=sys.stderr)
       sys.exit(2)
+    except Diverged as e:
+      print(f"error: training failed: {e}", file=sys.stderr)
+      sys.exit(1)
 
   return wrapped

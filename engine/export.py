@@ -7,6 +7,7 @@ self-describing (evaluate.py needs nothing else).
 
 import json
 import os
+import re
 import shutil
 
 import keras
@@ -25,6 +26,8 @@ def export(model, task, config, path):
   for resource in resources:
     archive.track(resource)
   archive.add_endpoint("serve", serve, input_signature=signature)
+  for name, (function, extra_signature) in task.extra_endpoints(model).items():
+    archive.add_endpoint(name, function, input_signature=extra_signature)
   partial = f"{path}.partial"
   shutil.rmtree(partial, ignore_errors=True)
   archive.write_out(partial, verbose=False)
@@ -48,14 +51,31 @@ def find(path):
                   "pass a run directory whose training completed, or its export/ folder.")
 
 
+class Served:
+  """A loaded export: calling it calls `serve`; other endpoints are attributes (served.score(...)).
+
+  It holds the loaded object, whose variables die with it.
+  """
+
+  def __init__(self, loaded):
+    self._loaded = loaded
+
+  def __call__(self, *args, **kwargs):
+    return self._loaded.serve(*args, **kwargs)
+
+  def __getattr__(self, name):
+    return getattr(self._loaded, name)
+
+
+def input_error(error):
+  """The message of an export's own input check (tf.debugging.assert_*) in an InvalidArgumentError."""
+  found = re.search(r"assertion failed: \[(.*?)\]", error.message, re.S)
+  return found.group(1).strip().rstrip(".") if found else error.message.strip().splitlines()[-1]
+
+
 def load(path):
-  """(the `serve` endpoint, the run's config as a dict) of an export or a run directory."""
+  """(Served, the run's config as a dict) of an export or a run directory."""
   saved_model = find(path)
   with open(os.path.join(saved_model, "assets", CONFIG_ASSET), encoding="utf-8") as f:
     config = json.load(f)
-  loaded = tf.saved_model.load(saved_model)
-
-  def serve(*args, **kwargs):  # holds `loaded`: its variables die with it
-    return loaded.serve(*args, **kwargs)
-
-  return serve, config
+  return Served(tf.saved_model.load(saved_model)), config

@@ -28,7 +28,7 @@ log = logging.getLogger("rnnzoo")
 
 
 class Diverged(RuntimeError):
-  """The loss became NaN or Inf; the last good checkpoint is kept."""
+  """The loss became NaN or Inf; the last good checkpoint is kept and the run is marked failed."""
 
 
 def _counter(dtype=tf.int64, value=0):
@@ -53,7 +53,11 @@ class Trainer:
         stopped=_counter(), epochs_without_improvement=_counter(), best=_counter(tf.float64, math.nan),
         train_seconds=_counter(tf.float64), step_seconds=_counter(tf.float64), examples=_counter())
     seeds = [v for v in model.variables if "seed_generator_state" in v.path]
-    self.checkpoint = tf.train.Checkpoint(model=model, optimizer=self.optimizer, seeds=seeds, loop=self.loop)
+    # Layers that carry state across batches (truncated BPTT) keep it outside model.variables.
+    self.stateful = [layer for layer in model.layers if getattr(layer, "stateful", False)]
+    carried = [v for layer in self.stateful for v in layer.states]
+    self.checkpoint = tf.train.Checkpoint(model=model, optimizer=self.optimizer, seeds=seeds, carried=carried,
+                                          loop=self.loop)
     self.manager = tf.train.CheckpointManager(self.checkpoint, run.checkpoints, max_to_keep=2)
 
   # -- state ---------------------------------------------------------------------------------
@@ -111,8 +115,13 @@ class Trainer:
   def _eval_step(self, inputs, targets):
     self.strategy.run(self._replica_eval_step, args=(inputs, targets))
 
+  def reset_carried_state(self):
+    for layer in self.stateful:
+      layer.reset_state()
+
   def evaluate(self, split):
     """Loss and task metrics over a whole split (every example counted)."""
+    self.reset_carried_state()
     for metric in [self.eval_loss, *self.eval_metrics.values()]:
       metric.reset_state()
     dataset = self.task.dataset(split, self.config.training.batch_size)
@@ -144,6 +153,8 @@ class Trainer:
       self.optimizer.learning_rate = training.learning_rate * training.lr_decay**epoch
       dataset = self.task.dataset("train", training.batch_size, shuffle_seed=training.seed * 100_003 + epoch)
       dataset = dataset.skip(int(self.loop.step_in_epoch))
+      if int(self.loop.step_in_epoch) == 0:
+        self.reset_carried_state()  # a resumed epoch keeps the state its checkpoint restored
       progress = _Progress(epoch, training.epochs, int(self.loop.steps_per_epoch) or None)
       for metric in self.train_metrics.values():
         metric.reset_state()
@@ -161,7 +172,8 @@ class Trainer:
         if int(self.loop.step) % SUMMARY_EVERY_STEPS == 0:
           with writers["train"].as_default(step=int(self.loop.step)):
             tf.summary.scalar("loss", loss)
-        if time.monotonic() - last_save > CHECKPOINT_EVERY_SECONDS:
+        every = training.checkpoint_every_steps
+        if (every and int(self.loop.step) % every == 0) or time.monotonic() - last_save > CHECKPOINT_EVERY_SECONDS:
           account_time()
           self.save()
           last_save = time.monotonic()

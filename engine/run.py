@@ -6,6 +6,7 @@ import time
 import logging
 
 import keras
+import tensorflow as tf
 
 import models
 import tasks
@@ -21,8 +22,10 @@ def check(config, path):
   """Everything that can fail on a user's mistake, before anything is written."""
   run = RunDir(path)
   run.check_compatible(config)
+  if run.exists():
+    run.check_not_in_use()
   run.check_writable()
-  tasks.get(config.task)(config.data).check_data()
+  tasks.create(config).check_data()
 
 
 def train_and_export(config, path):
@@ -36,22 +39,33 @@ def train_and_export(config, path):
     return run.metrics()
   fresh = not run.exists()
   run.create(config)
+  lock = run.acquire()
+  try:
+    return _train_and_export(config, run, fresh)
+  finally:
+    lock.close()
+
+
+def _train_and_export(config, run, fresh):
+  path = run.path
   spec = config.model
   run.update_metrics(status="running", error=None, task=config.task, model=spec.name, topology=config.topology,
-                     dataset=tasks.get(config.task).tfds_name, last_started=time.strftime("%Y-%m-%dT%H:%M:%S"))
+                     dataset=config.data.data_file or tasks.get(config.task).tfds_name, last_started=time.strftime("%Y-%m-%dT%H:%M:%S"))
   try:
     keras.backend.clear_session()  # a grid runs many models in one process: start each from a clean slate
     keras.utils.set_random_seed(config.training.seed)
-    task = tasks.get(config.task)(config.data)
-    io = task.prepare(run.path)
+    if config.training.deterministic:
+      tf.config.experimental.enable_op_determinism()
+    task = tasks.create(config)
+    io = task.prepare(run.path, config.training.batch_size)
     model = models.build(spec, config.topology, io)
     trainer = Trainer(model, task, config, run)
     history = run.metrics().get("history", []) if trainer.restore() else []
     history = [h for h in history if h["epoch"] <= int(trainer.loop.epoch)]
 
     def record(epoch):
-      history.append(epoch)
       seconds, speed = trainer.throughput()
+      history.append({**epoch, "train_seconds": round(seconds, 1)})
       run.update_metrics(history=history, train_seconds=seconds, train_examples_per_second=speed)
 
     trainer.fit(on_epoch_end=record)

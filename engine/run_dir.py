@@ -7,8 +7,10 @@
     best.weights.h5    the weights with the best validation score so far
     logs/              TensorBoard
     export/            SavedModel serving raw inputs; assets/rnnzoo_config.json makes it self-describing
+    .lock              held (flock) by the live run training here; the kernel frees it when that process dies
 """
 
+import fcntl
 import os
 
 from engine.config import RunConfig, differing_fields
@@ -45,6 +47,30 @@ class RunDir:
     if diff:
       raise UserError(f"--model_dir={self.path} holds a run with other settings ({'; '.join(diff)}). "
                       "Use a new --model_dir, or repeat the original flags to resume it.")
+
+  def check_not_in_use(self):
+    """Refuses a directory that another live process is training in."""
+    try:
+      self.acquire().close()
+    except FileNotFoundError:
+      pass  # no run there yet
+
+  def acquire(self):
+    """Locks the run directory for this process; returns the open lock file (closing it releases the lock)."""
+    lock = open(os.path.join(self.path, ".lock"), "a+", encoding="utf-8")
+    try:
+      fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+      lock.seek(0)
+      owner = lock.read().strip() or "unknown"
+      lock.close()
+      raise UserError(f"--model_dir={self.path} is in use by another live run (pid {owner}); wait for it to "
+                      "finish or stop it, or choose another --model_dir.") from None
+    lock.seek(0)
+    lock.truncate()
+    lock.write(str(os.getpid()))
+    lock.flush()
+    return lock
 
   def check_writable(self):
     parent = self.path

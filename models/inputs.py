@@ -11,14 +11,15 @@ def input_and_features(spec, io):
   from leaning on a few memorable tokens.
   """
   if io.input_kind == "tokens":
-    inputs = keras.Input(shape=(io.sequence_length,), dtype="int32", name=io.input_name)
+    inputs = keras.Input(shape=(io.sequence_length,), batch_size=io.stateful_batch, dtype="int32", name=io.input_name)
     x = keras.layers.Embedding(io.input_size, spec.embedding_dim, mask_zero=True, name="embedding")(inputs)
-    if spec.dropout:
+    if spec.dropout and io.input_dropout:
       x = keras.layers.Dropout(spec.dropout, noise_shape=(None, None, 1), name="word_dropout")(x)
     return inputs, x
   if io.input_kind == "features":
-    inputs = keras.Input(shape=(io.sequence_length, io.input_size), dtype="float32", name=io.input_name)
-    if spec.dropout:
+    inputs = keras.Input(shape=(io.sequence_length, io.input_size), batch_size=io.stateful_batch, dtype="float32",
+                         name=io.input_name)
+    if spec.dropout and io.input_dropout:
       return inputs, keras.layers.Dropout(spec.dropout, name="input_dropout")(inputs)
     return inputs, inputs
   raise ValueError(f"unknown input kind {io.input_kind!r}")

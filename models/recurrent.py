@@ -9,15 +9,20 @@ import keras
 _LAYERS = {"rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
 
 
-def recurrent_layer(cell, units, *, bidirectional=False, return_sequences=True, return_state=False, name):
-  layer = _LAYERS[cell](units, return_sequences=return_sequences, return_state=return_state, name=name)
+def recurrent_layer(cell, units, *, bidirectional=False, return_sequences=True, return_state=False, stateful=False,
+                    name):
+  layer = _LAYERS[cell](units, return_sequences=return_sequences, return_state=return_state, stateful=stateful,
+                        name=name)
   if bidirectional:
     layer = keras.layers.Bidirectional(layer, name=f"bi{name}")
   return layer
 
 
-def recurrent_stack(x, spec, *, return_sequences=True, name="recurrent"):
+def recurrent_stack(x, spec, *, return_sequences=True, stateful=False, name="recurrent"):
   """Applies `spec.layers` recurrent layers to x; dropout between them.
+
+  stateful=True keeps each layer's final state as the next batch's initial state (truncated BPTT over
+  consecutive windows); the input's batch size must then be fixed.
 
   With return_sequences=False the last layer returns its final output (for a bidirectional
   layer: the forward direction's last step joined with the backward direction's first step).
@@ -28,5 +33,5 @@ def recurrent_stack(x, spec, *, return_sequences=True, name="recurrent"):
       x = keras.layers.Dropout(spec.dropout, name=f"{name}_dropout_{i}")(x)
     x = recurrent_layer(
         spec.cell, spec.units, bidirectional=spec.bidirectional,
-        return_sequences=return_sequences or not last, name=f"{name}_{spec.cell}_{i}")(x)
+        return_sequences=return_sequences or not last, stateful=stateful, name=f"{name}_{spec.cell}_{i}")(x)
   return x

@@ -5,9 +5,12 @@ A new task is a Task subclass (tasks/base.py) added with `register`, or one row 
 
 from engine.errors import UserError
 from tasks.mnist import Mnist
+from tasks.mnist_drawing import MnistDrawing
 from tasks.sentiment import Sentiment
+from tasks.textgen import TextGeneration
 
-_TASKS = {task.name: task for task in (Sentiment, Mnist)}
+Mnist.variants = {"one_to_many": MnistDrawing}
+_TASKS = {task.name: task for task in (Sentiment, Mnist, TextGeneration)}
 
 
 def register(task_class):
@@ -18,12 +21,24 @@ def register(task_class):
   return task_class
 
 
+def all_classes():
+  """Every Task class, variants included."""
+  return [c for task in _TASKS.values() for c in (task, *task.variants.values())]
+
+
 def names():
   return sorted(_TASKS)
 
 
-def get(name):
+def get(name, topology=None):
+  """The Task class of `name`, or of its variant serving `topology` (mnist draws digits as one_to_many)."""
   try:
-    return _TASKS[name]
+    task = _TASKS[name]
   except KeyError:
     raise UserError(f"--task={name} is not a known task; choose one of: {', '.join(names())}.") from None
+  return task.variants.get(topology, task)
+
+
+def create(config):
+  """The Task object a RunConfig describes."""
+  return get(config.task, config.topology)(config.data, config.options)

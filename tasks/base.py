@@ -22,12 +22,25 @@ class IOSpec:
   output_size: int             # classes (per step for many_to_many)
   input_name: str = "inputs"   # the model's Input name
   sequence_length: int | None = None  # None: variable length
+  stateful_batch: int | None = None   # carry recurrent state across batches of exactly this size (truncated BPTT)
+  condition_classes: int | None = None  # one_to_many: how many labels the "one" input can take
+  input_dropout: bool = True  # whether --dropout also drops inputs (whole tokens, or features)
+
+
+@dataclasses.dataclass(frozen=True)
+class Option:
+  """A task-specific setting, set by a flag of the same name (named after the published protocol)."""
+
+  default: object
+  help: str
+  choices: tuple = ()
 
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
   data_dir: str | None = None    # prepared tfds data
   manual_dir: str | None = None  # original archives, for building offline
+  data_file: str | None = None   # a user's own data file, for tasks that read one
 
 
 class Task(abc.ABC):
@@ -35,9 +48,17 @@ class Task(abc.ABC):
   tfds_name: ClassVar[str]                # tfds name[/config] the task reads
   topologies: ClassVar[tuple[str, ...]]   # the first is the default
   monitor: ClassVar[tuple[str, str]] = ("accuracy", "max")  # validation metric for early stopping
+  options: ClassVar[dict[str, Option]] = {}  # task-specific flags
+  reads_data_file: ClassVar[bool] = False     # whether --data_file can replace the tfds dataset
+  variants: ClassVar[dict[str, type]] = {}    # topology -> the Task subclass that serves it, when not this one
 
-  def __init__(self, data: DataConfig):
+  def __init__(self, data: DataConfig, options=None):
     self.data = data
+    self.options = {name: option.default for name, option in self.options.items()} | dict(options or {})
+
+  @classmethod
+  def check_model(cls, spec, topology):
+    """Raises UserError when this task cannot use the preset (e.g. generation needs a causal model)."""
 
   @abc.abstractmethod
   def check_data(self):
@@ -48,8 +69,11 @@ class Task(abc.ABC):
     return {}
 
   @abc.abstractmethod
-  def prepare(self, artifacts_dir) -> IOSpec:
-    """Fits (or reloads from artifacts_dir) preprocessing such as a vocabulary."""
+  def prepare(self, artifacts_dir, batch_size=None) -> IOSpec:
+    """Fits (or reloads from artifacts_dir) preprocessing such as a vocabulary.
+
+    batch_size is the training batch size, for tasks whose models carry state across batches.
+    """
 
   @abc.abstractmethod
   def dataset(self, split, batch_size, shuffle_seed=None) -> tf.data.Dataset:
@@ -65,11 +89,15 @@ class Task(abc.ABC):
 
   @abc.abstractmethod
   def serving_endpoint(self, model):
-    """(function, input_signature) of the exported model's `serve` endpoint, on raw inputs."""
+    """(function, input_signature, resources to track) of the export's `serve` endpoint, on raw inputs."""
+
+  def extra_endpoints(self, model) -> dict:
+    """More endpoints of the export, name -> (function, input_signature); e.g. a scoring one."""
+    return {}
 
   @abc.abstractmethod
-  def evaluate_served(self, serve, batch_size) -> dict:
-    """Test metrics of an exported model, fed raw test inputs through its serve endpoint."""
+  def evaluate_served(self, served, batch_size) -> dict:
+    """Test metrics of an exported model (engine.export.Served), fed raw test inputs."""
 
 
 class ClassificationTask(Task):
@@ -94,10 +122,10 @@ class ClassificationTask(Task):
   def raw_test_batches(self, batch_size):
     """Batches of (raw serving inputs, integer labels) from the test split."""
 
-  def evaluate_served(self, serve, batch_size):
+  def evaluate_served(self, served, batch_size):
     losses, correct = [], []
     for raw, labels in self.raw_test_batches(batch_size):
-      probabilities = serve(raw)["probabilities"].numpy()
+      probabilities = served(raw)["probabilities"].numpy()
       labels = labels.numpy()
       picked = probabilities[np.arange(len(labels)), labels]
       losses.append(-np.log(np.clip(picked, 1e-7, 1.0)))

@@ -18,12 +18,12 @@ def rows(images):
 class Mnist(ClassificationTask):
   name = "mnist"
   tfds_name = "mnist"
-  topologies = ("many_to_one",)
+  topologies = ("many_to_one", "one_to_many")
   num_classes = 10
   class_names = tuple(str(d) for d in range(10))
 
-  def __init__(self, data):
-    super().__init__(data)
+  def __init__(self, data, options=None):
+    super().__init__(data, options)
     self._cached = {}
 
   def check_data(self):
@@ -35,7 +35,7 @@ class Mnist(ClassificationTask):
     return {"units": 128, "dropout": 0.2, "pooling": "last", "batch_size": 128, "learning_rate": 2e-3,
             "lr_decay": 0.85, "epochs": 20, "patience": 5}
 
-  def prepare(self, artifacts_dir):
+  def prepare(self, artifacts_dir, batch_size=None):
     return IOSpec(input_kind="features", input_size=28, output_size=self.num_classes,
                   input_name="rows", sequence_length=28)
 
@@ -59,3 +59,4 @@ class Mnist(ClassificationTask):
 
   def raw_test_batches(self, batch_size):
     return self._images("test").batch(batch_size).map(lambda images, labels: (images[..., 0], labels))
+

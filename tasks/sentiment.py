@@ -37,8 +37,8 @@ class Sentiment(ClassificationTask):
   num_classes = 2
   class_names = ("negative", "positive")
 
-  def __init__(self, data):
-    super().__init__(data)
+  def __init__(self, data, options=None):
+    super().__init__(data, options)
     self.vectorizer = None
     self._encoded = {}
 
@@ -54,7 +54,7 @@ class Sentiment(ClassificationTask):
   def _reviews(self, split):
     return tfds_data.load(self.tfds_name, SPLITS[split], self.data, MANUAL_FILES)
 
-  def prepare(self, artifacts_dir):
+  def prepare(self, artifacts_dir, batch_size=None):
     path = os.path.join(artifacts_dir, "vocabulary.txt")
     if os.path.exists(path):
       with open(path, encoding="utf-8") as f:

@@ -46,7 +46,7 @@ def ensure_prepared(name, data, manual_files=()):
   return builder
 
 
-def load(name, split, data, manual_files=()):
-  """(features..., label) tuples of one split, in file order (shuffling is the pipeline's job)."""
+def load(name, split, data, manual_files=(), supervised=True):
+  """(features..., label) tuples (or feature dicts) of one split, in file order (shuffling is the pipeline's job)."""
   builder = ensure_prepared(name, data, manual_files)
-  return builder.as_dataset(split=split, as_supervised=True, shuffle_files=False)
+  return builder.as_dataset(split=split, as_supervised=supervised, shuffle_files=False)

@@ -21,6 +21,16 @@ def requires_tfds(*names):
                             "(set RNNZOO_SHARED to the folder holding tfds/)")
 
 
+@pytest.fixture
+def mock_tfds(monkeypatch):
+  """tfds mock data (random images and text, 48 examples per split) instead of the real datasets."""
+  import tensorflow_datasets as tfds
+  from tasks import tfds_data
+  monkeypatch.setattr(tfds_data, "ensure_prepared", lambda name, data, manual_files=(): tfds.builder(name))
+  with tfds.testing.mock_data(num_examples=48, policy=tfds.testing.MockPolicy.USE_CODE):
+    yield
+
+
 def run_cli(script, *args, env=None, timeout=600):
   """Runs train.py or evaluate.py in a fresh process; returns the CompletedProcess."""
   return subprocess.run([sys.executable, os.path.join(REPO, script), *args], capture_output=True, text=True,

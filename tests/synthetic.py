@@ -37,7 +37,7 @@ class ToyClassify(ClassificationTask):
   def tuned_defaults(self, spec):
     return {"units": 8, "embedding_dim": 8, "batch_size": 16, "epochs": 2, "learning_rate": 0.01}
 
-  def prepare(self, artifacts_dir):
+  def prepare(self, artifacts_dir, batch_size=None):
     return IOSpec("tokens", VOCAB, self.num_classes, input_name="token_ids")
 
   def _examples(self, split):
@@ -71,7 +71,7 @@ class ToyTagging(Task):
   def tuned_defaults(self, spec):
     return {"units": 8, "batch_size": 16, "epochs": 1, "learning_rate": 0.01}
 
-  def prepare(self, artifacts_dir):
+  def prepare(self, artifacts_dir, batch_size=None):
     return IOSpec("features", 3, 3, input_name="steps", sequence_length=6)
 
   def dataset(self, split, batch_size, shuffle_seed=None):

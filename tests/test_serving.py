@@ -10,12 +10,10 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
-import tensorflow_datasets as tfds
 
 import models
 import tasks
 from engine import config, export, run
-from tasks import tfds_data
 from tests.conftest import REPO
 
 RELOAD = """
@@ -31,13 +29,6 @@ print(json.dumps({{k: [x.decode() if isinstance(x, bytes) else x for x in v.nump
 """
 
 LONG_REVIEW = "a surprisingly long review " * 4000   # 108k characters
-
-
-@pytest.fixture
-def mock_tfds(monkeypatch):
-  monkeypatch.setattr(tfds_data, "ensure_prepared", lambda name, data, manual_files=(): tfds.builder(name))
-  with tfds.testing.mock_data(num_examples=48, policy=tfds.testing.MockPolicy.USE_CODE):
-    yield
 
 
 def _train_tiny(task, path):

@@ -1,10 +1,11 @@
 """One builder per input/output pattern: `build(spec, topology, io) -> keras.Model`."""
 
-from models.topologies import many_to_many, many_to_one
+from models.topologies import many_to_many, many_to_one, one_to_many
 
 TOPOLOGIES = {
     "many_to_one": many_to_one.build,
     "many_to_many": many_to_many.build,
+    "one_to_many": one_to_many.build,
 }
 
 

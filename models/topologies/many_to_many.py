@@ -8,7 +8,7 @@ from models.recurrent import recurrent_stack
 
 def build(spec, io):
   inputs, x = input_and_features(spec, io)
-  x = recurrent_stack(x, spec, return_sequences=True)
+  x = recurrent_stack(x, spec, return_sequences=True, stateful=io.stateful_batch is not None)
   if spec.dropout:
     x = keras.layers.Dropout(spec.dropout, name="head_dropout")(x)
   outputs = keras.layers.Dense(io.output_size, name="head")(x)

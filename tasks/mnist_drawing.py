@@ -1,0 +1,123 @@
+"""MNIST drawn row by row (--task=mnist --topology=one_to_many): a digit's label in, its 28 rows out.
+
+Training is teacher-forced: step t reads the true row t-1 and predicts row t's pixels (Bernoulli
+cross-entropy against grey levels in [0, 1]). Drawing feeds each drawn row back: at temperature 0
+the pixel probabilities themselves (one deterministic digit per label), above it pixels sampled
+on/off from sigmoid(logits / temperature), so every call draws a new digit.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from models.stepping import Stepper
+from tasks.base import IOSpec
+from tasks.mnist import Mnist, rows
+
+GREEDY_BELOW = 1e-6
+
+
+def previous_rows(images_as_rows):
+  """[N, 28, 28] -> the row each step reads under teacher forcing: zeros, then rows 0..26."""
+  return tf.pad(images_as_rows[:, :-1], [[0, 0], [1, 0], [0, 0]])
+
+
+class MnistDrawing(Mnist):
+  monitor = ("loss", "min")
+
+  def tuned_defaults(self, spec):
+    # Measured in docs/results.md: what makes drawn digits recognisable by the zoo's classifier.
+    return {"units": 256, "embedding_dim": 16, "dropout": 0.0, "batch_size": 128, "learning_rate": 2e-3,
+            "lr_decay": 0.9, "epochs": 15, "patience": 3}
+
+  def prepare(self, artifacts_dir, batch_size=None):
+    return IOSpec("features", 28, 28, input_name="previous_rows", sequence_length=28, condition_classes=10)
+
+  def dataset(self, split, batch_size, shuffle_seed=None):
+    ds = self._images(split)
+    if shuffle_seed is not None:
+      ds = ds.shuffle(60_000, seed=shuffle_seed, reshuffle_each_iteration=False)
+
+    def teacher_forced(images, labels):
+      target = rows(images)
+      return {"label": tf.cast(labels, tf.int32), "previous_rows": previous_rows(target)}, target
+
+    return ds.batch(batch_size).map(teacher_forced, tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+  def per_example_loss(self, targets, outputs):
+    pixels = tf.nn.sigmoid_cross_entropy_with_logits(labels=targets, logits=outputs)
+    return tf.reduce_mean(pixels, axis=[1, 2])   # nats per pixel
+
+  def metrics(self):
+    return {}
+
+  def serving_endpoint(self, model):
+    stepper, head = Stepper(model), model.get_layer("head")
+    conditions = model.get_layer("condition").embeddings
+
+    def draw(labels, temperature):
+      tf.debugging.assert_non_negative(temperature, message="temperature must be >= 0")
+      labels = tf.ensure_shape(labels, [None])
+      tf.debugging.assert_less(labels, 10, message="labels must be digits 0..9")
+      tf.debugging.assert_non_negative(labels, message="labels must be digits 0..9")
+      condition = tf.gather(conditions, labels)
+      batch = tf.shape(labels)[0]
+
+      def step(t, previous, states, drawn):
+        output, states = stepper(tf.concat([condition, previous], axis=-1), states)
+        logits = head(output)
+        row = tf.cond(
+            temperature <= GREEDY_BELOW, lambda: tf.sigmoid(logits),
+            lambda: tf.cast(tf.random.uniform(tf.shape(logits)) < tf.sigmoid(logits / temperature), tf.float32))
+        return t + 1, row, states, drawn.write(t, row)
+
+      _, _, _, drawn = tf.while_loop(
+          lambda t, *_: t < 28, step,
+          (0, tf.zeros([batch, 28]), stepper.initial_states(batch), tf.TensorArray(tf.float32, size=28)))
+      images = tf.transpose(drawn.stack(), [1, 0, 2])
+      return {"images": tf.cast(tf.round(images * 255.0), tf.uint8)}
+
+    return draw, [tf.TensorSpec([None], tf.int32, name="labels"),
+                  tf.TensorSpec([], tf.float32, name="temperature")], []
+
+  def extra_endpoints(self, model):
+    def score(images, labels):
+      """Teacher-forced nats per pixel of each image given its label."""
+      target = rows(images)
+      logits = model({"label": labels, "previous_rows": previous_rows(target)}, training=False)
+      return {"nats_per_pixel": self.per_example_loss(target, logits)}
+
+    return {"score": (score, [tf.TensorSpec([None, 28, 28], tf.uint8, name="images"),
+                              tf.TensorSpec([None], tf.int32, name="labels")])}
+
+  def evaluate_served(self, served, batch_size):
+    losses = [served.score(images=images, labels=tf.cast(labels, tf.int32))["nats_per_pixel"].numpy()
+              for images, labels in self.raw_test_batches(batch_size)]
+    return {"loss": float(np.concatenate(losses).mean())}
+
+  def draw_and_recognise(self, served, classifier, samples_per_label, temperature):
+    """(images [10 * samples, 28, 28] uint8 ordered by label, labels, the fraction `classifier` reads as their
+    label or None without one)."""
+    labels = np.repeat(np.arange(10, dtype=np.int32), samples_per_label)
+    images = served(labels=tf.constant(labels), temperature=tf.constant(temperature, tf.float32))["images"]
+    if classifier is None:
+      return images.numpy(), labels, None
+    read = classifier(images)["probabilities"].numpy().argmax(-1)
+    return images.numpy(), labels, float((read == labels).mean())
+
+
+def save_grid(images, labels, path):
+  """A PNG with one row per label, its drawn digits side by side."""
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+
+  per_label = len(labels) // 10
+  grid = images.reshape(10, per_label, 28, 28).transpose(0, 2, 1, 3).reshape(280, per_label * 28)
+  fig, ax = plt.subplots(figsize=(per_label * 0.6 + 0.6, 6.2))
+  ax.imshow(grid, cmap="gray_r", vmin=0, vmax=255)
+  ax.set_yticks(np.arange(10) * 28 + 14, [str(d) for d in range(10)])
+  ax.set_xticks([])
+  ax.set_title("drawn digits, one label per row", fontsize=9)
+  fig.tight_layout()
+  fig.savefig(path, dpi=100)
+  plt.close(fig)

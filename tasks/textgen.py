@@ -1,0 +1,257 @@
+"""Character-level language modelling (tfds tiny_shakespeare, or a user's --data_file): predict the next character.
+
+Training reads windows of --sequence_length characters. With --carry_state (truncated BPTT) row b
+of every batch continues where row b of the previous batch stopped, and the recurrent state is
+carried across; without it, windows start at random places from a zero state. Validation and
+test stream each split as batch_size contiguous pieces, read start to end in one pass, so every
+character but the first is predicted once, with all the context before it in its piece.
+
+The character vocabulary comes from the training text and lives inside the export. Characters
+outside it (and invalid UTF-8, read as U+FFFD) are skipped when a prime is read, and never
+generated; as prediction targets in scoring they count as the unknown id.
+"""
+
+import json
+import math
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from engine.errors import UserError
+from engine.files import write_text_atomic
+from models.decoding import continue_sequence, pick_ids
+from models.stepping import Stepper
+from tasks import tfds_data
+from tasks.base import IOSpec, Option, Task
+
+PADDING, UNKNOWN = 0, 1     # ids; characters start at 2
+MANUAL_FILES = ("input.txt",)
+FILE_SPLITS = (0.9, 0.05, 0.05)   # a --data_file: first 90% train, next 5% validation, last 5% test
+MAX_CHARS = 100_000               # most characters one serving call generates
+
+
+class CharacterLoss(keras.metrics.Metric):
+  """Mean cross-entropy per predicted character over a whole split (padding excluded), in nats or bits."""
+
+  def __init__(self, name="nats_per_char", unit=1.0):
+    super().__init__(name=name)
+    self.unit = unit
+    self.total = self.add_variable(shape=(), initializer="zeros", name="total")
+    self.count = self.add_variable(shape=(), initializer="zeros", name="count")
+
+  def update_state(self, targets, logits):
+    losses, mask = _losses_and_mask(targets, logits)
+    self.total.assign_add(tf.reduce_sum(losses * mask))
+    self.count.assign_add(tf.reduce_sum(mask))
+
+  def result(self):
+    return self.total / tf.maximum(self.count, 1.0) * self.unit
+
+
+def _losses_and_mask(targets, logits):
+  losses = keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True)
+  return losses, tf.cast(targets != PADDING, losses.dtype)
+
+
+class TextGeneration(Task):
+  name = "textgen"
+  tfds_name = "tiny_shakespeare"
+  topologies = ("many_to_many",)
+  monitor = ("nats_per_char", "min")
+  reads_data_file = True
+  options = {
+      "sequence_length": Option(128, "textgen: characters per training window (the truncated-BPTT length)."),
+      "carry_state": Option(True, "textgen: carry the recurrent state across consecutive training windows "
+                                  "(truncated BPTT); false trains on independent windows from a zero state."),
+  }
+
+  def __init__(self, data, options=None):
+    super().__init__(data, options)
+    self.characters = None
+    self._texts = None
+
+  @classmethod
+  def check_model(cls, spec, topology):
+    if spec.bidirectional:
+      raise UserError(f"--model={spec.name} is bidirectional: it reads the text after each character, so it "
+                      "cannot generate. Use a unidirectional preset (rnn, lstm, gru or stacked_*).")
+
+  def check_data(self):
+    if self.data.data_file:
+      self._split_file()
+    else:
+      tfds_data.ensure_prepared(self.tfds_name, self.data, MANUAL_FILES)
+    if self.options["sequence_length"] < 2:
+      raise UserError(f"--sequence_length={self.options['sequence_length']} is invalid; it must be >= 2.")
+
+  def tuned_defaults(self, spec):
+    # Measured in docs/results.md (the 60-minute budget on 2 CPU cores): Karpathy's char-rnn sizes, with
+    # dropout between layers and before the head only (dropping whole characters hurt).
+    return {"units": 512, "embedding_dim": 64, "dropout": 0.2, "batch_size": 64, "learning_rate": 2e-3,
+            "lr_decay": 0.9, "clipnorm": 5.0, "epochs": 12, "patience": 3}
+
+  # -- data -------------------------------------------------------------------------------------
+
+  def _split_file(self):
+    path = self.data.data_file
+    try:
+      with open(path, encoding="utf-8") as f:
+        text = f.read()
+    except FileNotFoundError:
+      raise UserError(f"--data_file={path} does not exist.") from None
+    except UnicodeDecodeError as e:
+      raise UserError(f"--data_file={path} is not UTF-8 text (byte {e.start}: {e.reason}).") from None
+    train_end = int(len(text) * FILE_SPLITS[0])
+    validation_end = int(len(text) * sum(FILE_SPLITS[:2]))
+    texts = {"train": text[:train_end], "validation": text[train_end:validation_end], "test": text[validation_end:]}
+    if min(len(t) for t in texts.values()) < 2:
+      raise UserError(f"--data_file={path} holds {len(text)} characters; it needs enough for 90/5/5 "
+                      "train/validation/test splits of at least 2 characters each (40+).")
+    return texts
+
+  def texts(self):
+    """{split: the whole text of the split}."""
+    if self._texts is None:
+      if self.data.data_file:
+        self._texts = self._split_file()
+      else:
+        self._texts = {split: next(iter(tfds_data.load(self.tfds_name, split, self.data, MANUAL_FILES,
+                                                       supervised=False)))["text"].numpy().decode("utf-8")
+                       for split in ("train", "validation", "test")}
+    return self._texts
+
+  def prepare(self, artifacts_dir, batch_size=None):
+    path = os.path.join(artifacts_dir, "characters.json")
+    if os.path.exists(path):
+      with open(path, encoding="utf-8") as f:
+        self.characters = json.load(f)
+    else:
+      self.characters = sorted(set(self.texts()["train"]))
+      write_text_atomic(path, json.dumps(self.characters))
+    self.lookup = keras.layers.StringLookup(vocabulary=self.characters, mask_token="", num_oov_indices=1,
+                                            name="characters")
+    size = len(self.characters) + 2
+    stateful = batch_size if self.options["carry_state"] else None
+    return IOSpec("tokens", size, size, input_name="char_ids", stateful_batch=stateful, input_dropout=False)
+
+  def ids(self, split):
+    index = {c: i + 2 for i, c in enumerate(self.characters)}
+    return np.array([index.get(c, UNKNOWN) for c in self.texts()[split]], np.int32)
+
+  def dataset(self, split, batch_size, shuffle_seed=None):
+    ids = self.ids(split)
+    if split != "train":
+      return tf.data.Dataset.from_tensors(_streams(ids, batch_size))
+    length = self.options["sequence_length"]
+    rng = np.random.default_rng(shuffle_seed)
+    start = int(rng.integers(length)) if shuffle_seed is not None else 0  # window borders move every epoch
+    if self.options["carry_state"]:
+      steps = (len(ids) - 1 - start) // (batch_size * length)
+      if steps < 1:
+        raise UserError(f"the training text ({len(ids)} characters) is shorter than one batch of "
+                        f"--batch_size={batch_size} x --sequence_length={length}; lower them.")
+      def consecutive(offset):  # [steps, batch, length]: batch row b reads one contiguous stretch
+        return ids[offset:offset + steps * batch_size * length].reshape(batch_size, steps, length).transpose(1, 0, 2)
+      return tf.data.Dataset.from_tensor_slices((consecutive(start), consecutive(start + 1)))
+    windows = (len(ids) - 1 - start) // length
+    order = rng.permutation(windows) if shuffle_seed is not None else np.arange(windows)
+    inputs = ids[start:start + windows * length].reshape(windows, length)[order]
+    targets = ids[start + 1:start + 1 + windows * length].reshape(windows, length)[order]
+    return tf.data.Dataset.from_tensor_slices((inputs, targets)).batch(batch_size)
+
+  # -- loss and metrics -------------------------------------------------------------------------
+
+  def per_example_loss(self, targets, outputs):
+    losses, mask = _losses_and_mask(targets, outputs)
+    return tf.reduce_sum(losses * mask, axis=-1) / tf.maximum(tf.reduce_sum(mask, axis=-1), 1.0)
+
+  def metrics(self):
+    return {"nats_per_char": CharacterLoss(), "bits_per_char": CharacterLoss("bits_per_char", 1 / math.log(2))}
+
+  # -- serving ----------------------------------------------------------------------------------
+
+  def _char_ids(self, text):
+    return tf.cast(self.lookup(tf.strings.unicode_split(text, "UTF-8")), tf.int32)
+
+  def serving_endpoint(self, model):
+    generate = self._generator(model)
+    return ((lambda prime, num_chars, temperature: generate(prime, num_chars, temperature, 0)),
+            [tf.TensorSpec([], tf.string, name="prime"), tf.TensorSpec([], tf.int32, name="num_chars"),
+             tf.TensorSpec([], tf.float32, name="temperature")],
+            [self.lookup])
+
+  def extra_endpoints(self, model):
+    return {
+        "generate": (self._generator(model),
+                     [tf.TensorSpec([], tf.string, name="prime"), tf.TensorSpec([], tf.int32, name="num_chars"),
+                      tf.TensorSpec([], tf.float32, name="temperature"), tf.TensorSpec([], tf.int32, name="top_k")]),
+        "score": (self._scorer(model), [tf.TensorSpec([None], tf.string, name="text")]),
+    }
+
+  def _generator(self, model):
+    stepper, embed, head = Stepper(model), _embedder(model), model.get_layer("head")
+    self.lookup(tf.constant(["a"]))  # a fixed-vocabulary lookup must run once before export tracks it
+    alphabet = tf.constant(["", ""] + self.characters)
+
+    def generate(prime, num_chars, temperature, top_k):
+      prime_ids = self._char_ids(prime)
+      prime_ids = tf.boolean_mask(prime_ids, prime_ids > UNKNOWN)
+      checks = [
+          tf.debugging.assert_positive(tf.size(prime_ids), message="prime holds no character the model knows "
+                                       "(it is empty, or every character is outside the training vocabulary)"),
+          tf.debugging.assert_positive(num_chars, message="num_chars must be >= 1"),
+          tf.debugging.assert_less_equal(num_chars, MAX_CHARS, message=f"num_chars must be <= {MAX_CHARS}"),
+          tf.debugging.assert_non_negative(temperature, message="temperature must be >= 0"),
+          tf.debugging.assert_non_negative(top_k, message="top_k must be >= 0 (0: all characters)"),
+      ]
+      with tf.control_dependencies(checks):
+        ids = continue_sequence(
+            stepper, embed, head, prime_ids, num_chars,
+            lambda logits: pick_ids(logits, temperature, top_k, banned=(PADDING, UNKNOWN)))
+      return {"text": tf.strings.reduce_join(tf.gather(alphabet, ids))}
+
+    return generate
+
+  def _scorer(self, model):
+    stepper, embed, head = Stepper(model), _embedder(model), model.get_layer("head")
+
+    def score(text):
+      """Each text read from a zero state: the nats of predicting characters 2..n, and how many were predicted."""
+      ids = self._char_ids(text).to_tensor()
+      batch, steps = tf.shape(ids)[0], tf.shape(ids)[1]
+
+      def step(t, states, nats):
+        output, states = stepper(embed(ids[:, t]), states)
+        losses, mask = _losses_and_mask(ids[:, t + 1], head(output))
+        return t + 1, states, nats + losses * mask
+
+      _, _, nats = tf.while_loop(lambda t, *_: t < steps - 1, step,
+                                 (0, stepper.initial_states(batch), tf.zeros([batch])))
+      return {"nats": nats, "predicted_chars": tf.reduce_sum(tf.cast(ids[:, 1:] != PADDING, tf.int32), axis=1)}
+
+    return score
+
+  def evaluate_served(self, served, batch_size):
+    """Test nats/char through the export's score endpoint, on the pieces training's test figure reads."""
+    text = self.texts()["test"]
+    piece = math.ceil((len(text) - 1) / batch_size)
+    pieces = [text[i * piece:(i + 1) * piece + 1] for i in range(batch_size)]
+    scored = served.score(text=tf.constant([p for p in pieces if len(p) > 1]))
+    nats = float(tf.reduce_sum(scored["nats"])) / float(tf.reduce_sum(scored["predicted_chars"]))
+    return {"nats_per_char": nats, "bits_per_char": nats / math.log(2)}
+
+
+def _embedder(model):
+  """ids -> embedding rows, without the padding mask a cell would warn about (stepping has no padding)."""
+  table = model.get_layer("embedding").embeddings
+  return lambda ids: tf.gather(table, ids)
+
+
+def _streams(ids, batch_size):
+  """(inputs, targets) [batch_size, ceil((n-1)/batch_size)]: the split cut into contiguous pieces, 0-padded."""
+  inputs, targets = ids[:-1], ids[1:]
+  length = math.ceil(len(inputs) / batch_size)
+  pad = batch_size * length - len(inputs)
+  return (np.pad(inputs, (0, pad)).reshape(batch_size, length), np.pad(targets, (0, pad)).reshape(batch_size, length))

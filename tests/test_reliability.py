@@ -1,0 +1,84 @@
+"""Faults: a locked run directory, step checkpoints, diverged losses, determinism."""
+
+import json
+import os
+
+import pytest
+import tensorflow as tf
+
+from engine import cli, config, run
+from engine.errors import UserError
+from engine.loop import Diverged, Trainer
+from engine.run_dir import RunDir
+
+
+class Killed(Exception):
+  """Stands in for SIGKILL inside the process."""
+
+
+def _toy(**overrides):
+  return config.resolve("toy_classify", "lstm", overrides={"dropout": 0.2, **overrides})
+
+
+def test_a_run_directory_in_use_is_refused(tmp_path):
+  path = str(tmp_path / "run")
+  os.makedirs(path)
+  RunDir(path).create(_toy())
+  held = RunDir(path).acquire()
+  try:
+    with pytest.raises(UserError, match=f"--model_dir={path} is in use by another live run \\(pid {os.getpid()}\\)"):
+      run.check(_toy(), path)
+  finally:
+    held.close()
+  run.check(_toy(), path)   # released: usable again
+
+
+def test_checkpoint_every_steps_bounds_the_redone_work(tmp_path, monkeypatch):
+  monkeypatch.setattr("engine.loop.CHECKPOINT_EVERY_SECONDS", 10**9)
+  original, calls = Trainer._train_step, [0]
+
+  def dies_at_step_11(self, inputs, targets):
+    calls[0] += 1
+    if calls[0] == 11:
+      raise Killed()
+    return original(self, inputs, targets)
+
+  path = str(tmp_path / "run")
+  monkeypatch.setattr(Trainer, "_train_step", dies_at_step_11)
+  with pytest.raises(Killed):
+    run.train_and_export(_toy(checkpoint_every_steps=3), path)
+  latest = tf.train.latest_checkpoint(os.path.join(path, "checkpoints"))
+  assert latest.endswith("-9"), latest   # steps 3, 6, 8 (epoch end) and 9: at most 2 steps are redone
+  monkeypatch.setattr(Trainer, "_train_step", original)
+  assert run.train_and_export(_toy(checkpoint_every_steps=3), path)["status"] == "completed"
+
+
+def test_deterministic_runs_repeat_their_figures(tmp_path):
+  first = run.train_and_export(_toy(deterministic=True), str(tmp_path / "a"))
+  second = run.train_and_export(_toy(deterministic=True), str(tmp_path / "b"))
+  assert first["test"] == second["test"] and first["validation"] == second["validation"]
+
+
+def test_a_diverged_run_is_marked_failed_and_keeps_its_checkpoint(tmp_path, monkeypatch):
+  path = str(tmp_path / "run")
+  run.train_and_export(_toy(epochs=1), path)
+  os.remove(os.path.join(path, "metrics.json"))   # train it further, as if epochs had been raised
+  export_before = os.path.getmtime(os.path.join(path, "export", "saved_model.pb"))
+  monkeypatch.setattr(Trainer, "_train_step", lambda self, inputs, targets: tf.constant(float("nan")))
+  with pytest.raises(Diverged, match="the training loss became nan at step 9"):
+    run.train_and_export(_toy(epochs=2), path)
+  metrics = json.load(open(os.path.join(path, "metrics.json")))
+  assert metrics["status"] == "failed" and "loss became nan" in metrics["error"]
+  assert os.path.getmtime(os.path.join(path, "export", "saved_model.pb")) == export_before
+  assert tf.train.latest_checkpoint(os.path.join(path, "checkpoints")).endswith("-8")
+
+
+def test_the_cli_reports_a_diverged_run_in_one_line(capsys):
+  @cli.user_errors_exit
+  def main(argv):
+    raise Diverged("the training loss became nan at step 3")
+
+  with pytest.raises(SystemExit) as exited:
+    main(["train.py"])
+  assert exited.value.code == 1
+  assert capsys.readouterr().err == "error: training failed: the training loss became nan at step 3\n"

@@ -43,14 +43,14 @@ FLAGS = flags.FLAGS
 
 def evaluate_one(path):
   served, config = export.load(path)
+  if FLAGS.prime is not None and not hasattr(served, "generate"):
+    raise UserError(f"--prime applies to text generation runs; {path} is a {config['task']} run.")
   run_config = RunConfig.from_json(config)
   # The data flags of this machine, not those of the training machine; the run's own --data_file by default.
   data = cli.data_config()
   data = dataclasses.replace(data, data_file=data.data_file or run_config.data.data_file)
   task = tasks.create(dataclasses.replace(run_config, data=data))
   task.check_data()
-  if FLAGS.prime is not None and not hasattr(served, "generate"):
-    raise UserError(f"--prime applies to text generation runs; {path} is a {config['task']} run.")
   if FLAGS.num_chars < 1:
     raise UserError(f"--num_chars={FLAGS.num_chars} is invalid; it must be >= 1.")
   result = {"task": config["task"], "model": config["model"]["name"], "topology": config["topology"],

@@ -12,10 +12,15 @@
 
 import fcntl
 import os
+import shutil
+import tempfile
 
 from engine.config import RunConfig, differing_fields
 from engine.errors import UserError
 from engine.files import read_json, write_json_atomic
+
+
+MIN_FREE_MB = 200   # checkpoints of the largest presets plus an export
 
 
 class RunDir:
@@ -73,11 +78,20 @@ class RunDir:
     return lock
 
   def check_writable(self):
-    parent = self.path
+    """Fails before training when the run directory cannot be created or written, or its disk is nearly full."""
+    parent = os.path.abspath(self.path)
     while not os.path.exists(parent):
-      parent = os.path.dirname(os.path.abspath(parent))
-    if not os.access(parent, os.W_OK):
-      raise UserError(f"--model_dir={self.path} cannot be written ({parent} is not writable).")
+      parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+      raise UserError(f"--model_dir={self.path} cannot be created: {parent} is a file, not a directory.")
+    try:
+      tempfile.TemporaryFile(dir=parent).close()
+    except OSError as e:
+      raise UserError(f"--model_dir={self.path} cannot be written ({parent}: {e.strerror}).") from None
+    free_mb = shutil.disk_usage(parent).free // 2**20
+    if free_mb < MIN_FREE_MB:
+      raise UserError(f"--model_dir={self.path} is on a disk with {free_mb} MB free; a run needs at least "
+                      f"{MIN_FREE_MB} MB for checkpoints and its export. Free space or choose another --model_dir.")
 
   def create(self, config: RunConfig):
     os.makedirs(self.path, exist_ok=True)

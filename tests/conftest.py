@@ -31,6 +31,25 @@ def mock_tfds(monkeypatch):
     yield
 
 
+class Killed(Exception):
+  """Stands in for SIGKILL inside the process."""
+
+
+def kill_at_step(monkeypatch, step):
+  """Makes training die just before its `step`-th step (counted from this call); returns a function undoing it."""
+  from engine.loop import Trainer
+  original, calls = Trainer._train_step, [0]
+
+  def dies(self, inputs, targets):
+    calls[0] += 1
+    if calls[0] == step:
+      raise Killed()
+    return original(self, inputs, targets)
+
+  monkeypatch.setattr(Trainer, "_train_step", dies)
+  return lambda: monkeypatch.setattr(Trainer, "_train_step", original)
+
+
 def run_cli(script, *args, env=None, timeout=600):
   """Runs train.py or evaluate.py in a fresh process; returns the CompletedProcess."""
   return subprocess.run([sys.executable, os.path.join(REPO, script), *args], capture_output=True, text=True,

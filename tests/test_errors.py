@@ -1,6 +1,7 @@
 """User mistakes on the command line: one clear message, exit status 2, no run directory left behind."""
 
 import os
+import shutil
 
 import pytest
 
@@ -68,3 +69,19 @@ def test_non_empty_foreign_directory_is_refused(tmp_path):
   result = run_cli("train.py", "--model=lstm", "--task=mnist", f"--model_dir={tmp_path}")
   assert result.returncode == 2 and "is not empty and holds no run" in result.stderr
   assert os.listdir(tmp_path) == ["notes.txt"]
+
+
+def test_stray_arguments_are_refused(tmp_path):
+  result = run_cli("train.py", "lstm", "--model=lstm", "--task=mnist", f"--model_dir={tmp_path / 'run'}")
+  assert result.returncode == 2 and "unexpected arguments lstm; every option is a --flag" in result.stderr
+
+
+def test_a_model_dir_that_cannot_be_created_or_has_no_room_is_refused(tmp_path, monkeypatch):
+  from engine.run_dir import RunDir
+  a_file = tmp_path / "a_file"
+  a_file.write_text("x")
+  with pytest.raises(UserError, match="cannot be created: .*a_file is a file, not a directory"):
+    RunDir(str(a_file / "run")).check_writable()
+  monkeypatch.setattr("shutil.disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9 - 2**20, 2**20))
+  with pytest.raises(UserError, match="is on a disk with 1 MB free; a run needs at least 200 MB"):
+    RunDir(str(tmp_path / "run")).check_writable()

@@ -2,6 +2,11 @@
 
 import json
 import os
+import re
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 import tensorflow as tf
@@ -10,10 +15,7 @@ from engine import cli, config, run
 from engine.errors import UserError
 from engine.loop import Diverged, Trainer
 from engine.run_dir import RunDir
-
-
-class Killed(Exception):
-  """Stands in for SIGKILL inside the process."""
+from tests.conftest import REPO, TFDS_DIR, Killed, kill_at_step, requires_tfds, run_cli
 
 
 def _toy(**overrides):
@@ -35,21 +37,13 @@ def test_a_run_directory_in_use_is_refused(tmp_path):
 
 def test_checkpoint_every_steps_bounds_the_redone_work(tmp_path, monkeypatch):
   monkeypatch.setattr("engine.loop.CHECKPOINT_EVERY_SECONDS", 10**9)
-  original, calls = Trainer._train_step, [0]
-
-  def dies_at_step_11(self, inputs, targets):
-    calls[0] += 1
-    if calls[0] == 11:
-      raise Killed()
-    return original(self, inputs, targets)
-
   path = str(tmp_path / "run")
-  monkeypatch.setattr(Trainer, "_train_step", dies_at_step_11)
+  revive = kill_at_step(monkeypatch, 11)
   with pytest.raises(Killed):
     run.train_and_export(_toy(checkpoint_every_steps=3), path)
   latest = tf.train.latest_checkpoint(os.path.join(path, "checkpoints"))
   assert latest.endswith("-9"), latest   # steps 3, 6, 8 (epoch end) and 9: at most 2 steps are redone
-  monkeypatch.setattr(Trainer, "_train_step", original)
+  revive()
   assert run.train_and_export(_toy(checkpoint_every_steps=3), path)["status"] == "completed"
 
 
@@ -82,3 +76,29 @@ def test_the_cli_reports_a_diverged_run_in_one_line(capsys):
     main(["train.py"])
   assert exited.value.code == 1
   assert capsys.readouterr().err == "error: training failed: the training loss became nan at step 3\n"
+
+
+@pytest.mark.slow
+@requires_tfds("mnist")
+def test_sigkilled_run_resumes_from_its_step_checkpoint_to_the_uninterrupted_figures(tmp_path):
+  flags = ["--model=lstm", "--task=mnist", "--units=8", "--epochs=1", "--batch_size=256",
+           "--checkpoint_every_steps=20", "--deterministic", f"--data_dir={TFDS_DIR}"]
+  straight = run_cli("train.py", *flags, f"--model_dir={tmp_path / 'straight'}")
+  assert straight.returncode == 0, straight.stderr[-2000:]
+
+  path = tmp_path / "killed"
+  process = subprocess.Popen([sys.executable, os.path.join(REPO, "train.py"), *flags, f"--model_dir={path}"],
+                             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  deadline = time.monotonic() + 300
+  while not list(path.glob("checkpoints/ckpt-40.index")) and time.monotonic() < deadline:
+    time.sleep(0.05)
+  process.send_signal(signal.SIGKILL)
+  process.wait()
+  assert json.load(open(path / "metrics.json"))["status"] == "running"   # what a SIGKILL leaves behind
+  resumed = run_cli("train.py", *flags, f"--model_dir={path}")
+  assert resumed.returncode == 0, resumed.stderr[-2000:]
+  step = int(re.search(r"Resumed from \S+ckpt-(\d+)", resumed.stderr).group(1))
+  assert step >= 40
+  expected = json.load(open(tmp_path / "straight" / "metrics.json"))
+  finished = json.load(open(path / "metrics.json"))
+  assert finished["status"] == "completed" and finished["test"] == expected["test"]

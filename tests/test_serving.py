@@ -67,6 +67,9 @@ def test_sentiment_export_survives_a_batch_of_empty_strings(mock_tfds, tmp_path)
   served = _served_in_fresh_process(path, ["", "", ""], "object")
   assert len(served["positive_probability"]) == 3
   assert all(0.0 <= p <= 1.0 for p in served["positive_probability"])
+  serve, _ = export.load(path)
+  invalid_utf8 = serve(tf.constant([b"\xff\xfe a great film \xc3", b"\x80"]))["positive_probability"].numpy()
+  assert invalid_utf8.shape == (2,) and np.all((invalid_utf8 >= 0) & (invalid_utf8 <= 1))
 
 
 def test_mnist_export_serves_uint8_images(mock_tfds, tmp_path):

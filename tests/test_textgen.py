@@ -1,6 +1,7 @@
 """textgen: the window protocol, in-graph generation and scoring through the export, and its user errors."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -130,3 +131,24 @@ def test_textgen_refuses_models_and_flags_that_cannot_work(text_file):
     config.resolve("mnist", "lstm", options={"sequence_length": 10})
   with pytest.raises(UserError, match="--task=mnist does not read --data_file"):
     config.resolve("mnist", "lstm", data=DataConfig(data_file=text_file))
+
+
+@pytest.mark.parametrize("content,message", [
+    (None, "does not exist"),
+    (b"caf\xe9 au lait " * 10, "is not UTF-8 text (byte 3: invalid continuation byte)"),
+    (b"tiny", "holds 4 characters; it needs enough for 90/5/5"),
+])
+def test_bad_data_files_are_named(tmp_path, content, message):
+  path = tmp_path / "book.txt"
+  if content is not None:
+    path.write_bytes(content)
+  with pytest.raises(UserError, match=re.escape(message)):
+    TextGeneration(DataConfig(data_file=str(path))).check_data()
+
+
+def test_evaluate_refuses_a_prime_for_a_run_that_does_not_generate(tmp_path):
+  # A toy classifier run: no generate endpoint.
+  path = str(tmp_path / "toy")
+  run.train_and_export(config.resolve("toy_classify", "lstm"), path)
+  result = run_cli("evaluate.py", f"--model_dir={path}", "--prime=hello")
+  assert result.returncode == 2 and "--prime applies to text generation runs" in result.stderr

@@ -11,11 +11,7 @@ import models
 import tasks
 from engine import config, export, run
 from engine.errors import UserError
-from engine.loop import Trainer
-
-
-class Killed(Exception):
-  """Stands in for SIGKILL inside the process."""
+from tests.conftest import Killed, kill_at_step
 
 
 def _toy_config(**overrides):
@@ -52,20 +48,12 @@ def test_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_one(tmp_path
   straight = str(tmp_path / "straight")
   expected = run.train_and_export(_toy_config(), straight)
 
-  original, calls = Trainer._train_step, [0]
-
-  def dies_at_step_11(self, inputs, targets):  # step 11 is mid-way through epoch 2 (8 steps each)
-    calls[0] += 1
-    if calls[0] == 11:
-      raise Killed()
-    return original(self, inputs, targets)
-
   resumed = str(tmp_path / "resumed")
-  monkeypatch.setattr(Trainer, "_train_step", dies_at_step_11)
+  revive = kill_at_step(monkeypatch, 11)  # step 11 is mid-way through epoch 2 (8 steps each)
   with pytest.raises(Killed):
     run.train_and_export(_toy_config(), resumed)
   assert json.load(open(os.path.join(resumed, "metrics.json")))["status"] == "failed"
-  monkeypatch.setattr(Trainer, "_train_step", original)
+  revive()
   finished = run.train_and_export(_toy_config(), resumed)
 
   assert finished["status"] == "completed"

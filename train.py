@@ -15,7 +15,7 @@ from absl import app, flags  # noqa: E402
 
 import models  # noqa: E402
 import tasks  # noqa: E402
-from engine import cli, config, run  # noqa: E402
+from engine import cli, config, distribute, run  # noqa: E402
 
 flags.DEFINE_list("model", None, f"Model preset(s), comma-separated: {', '.join(models.names())}.")
 flags.DEFINE_list("task", None, f"Task(s), comma-separated: {', '.join(tasks.names())}.")
@@ -31,6 +31,12 @@ flags.DEFINE_integer("patience", None, "Stop after this many epochs without vali
 flags.DEFINE_integer("seed", None, "Seed for weights, dropout and shuffling.")
 flags.DEFINE_integer("checkpoint_every_steps", None, "Also checkpoint every this many training steps, so a killed "
                      "run redoes at most that many (default: at each epoch's end and every 5 minutes).")
+flags.DEFINE_boolean("mixed_precision", None, "float16 compute, float32 weights (NVIDIA GPUs with compute "
+                     "capability >= 7.0; refused elsewhere).")
+flags.DEFINE_boolean("jit_compile", None, "XLA-compile the training step (often faster on GPU; slower for LSTMs on CPU).")
+flags.DEFINE_enum("strategy", "auto", distribute.STRATEGIES, "tf.distribute strategy: auto (multi_worker when "
+                  "TF_CONFIG lists several workers, mirrored on several GPUs, else one device), one_device, "
+                  "mirrored (all local GPUs) or multi_worker (TF_CONFIG; see docs/distributed.md).")
 flags.DEFINE_boolean("deterministic", None, "Deterministic ops (tf.config.experimental.enable_op_determinism): "
                      "the same command gives the same figures, at some cost in speed.")
 flags.DEFINE_integer("units", None, "Units per recurrent layer (and per direction).")
@@ -67,8 +73,9 @@ def plan():
 
 @cli.user_errors_exit
 def main(argv):
+  strategy = distribute.make_strategy(FLAGS.strategy)   # before any other TensorFlow op
   for resolved, path in plan():
-    run.train_and_export(resolved, path)
+    run.train_and_export(resolved, path, strategy)
 
 
 if __name__ == "__main__":

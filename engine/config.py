@@ -14,9 +14,11 @@ from tasks.base import DataConfig
 
 MODEL_FIELDS = ("units", "layers", "dropout", "embedding_dim", "pooling")
 TRAINING_DEFAULTS = {"epochs": 10, "batch_size": 64, "learning_rate": 1e-3, "lr_decay": 1.0, "clipnorm": 5.0,
-                     "patience": 3, "seed": 0, "checkpoint_every_steps": 0, "deterministic": False}
+                     "patience": 3, "seed": 0, "checkpoint_every_steps": 0, "deterministic": False,
+                     "mixed_precision": False, "jit_compile": False}
 # Flags that may change between a run and its resume without making it a different run.
-RESUMABLE_CHANGES = ("training.epochs", "training.checkpoint_every_steps", "data.data_dir", "data.manual_dir")
+RESUMABLE_CHANGES = ("training.epochs", "training.checkpoint_every_steps", "training.jit_compile", "data.data_dir",
+                     "data.manual_dir")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,6 +32,8 @@ class TrainingSpec:
   seed: int
   checkpoint_every_steps: int = 0   # also checkpoint every this many steps (0: every epoch and 5 minutes)
   deterministic: bool = False       # op determinism: the same command gives the same figures
+  mixed_precision: bool = False     # float16 compute with float32 weights (GPUs with tensor cores)
+  jit_compile: bool = False         # XLA-compile the training step
 
   def validate(self):
     checks = {"epochs": self.epochs >= 1, "batch_size": self.batch_size >= 1,

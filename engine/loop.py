@@ -18,6 +18,7 @@ import time
 import keras
 import tensorflow as tf
 
+from engine import distribute
 from engine.errors import UserError
 
 CHECKPOINT_EVERY_SECONDS = 300
@@ -43,10 +44,16 @@ class Trainer:
     training = config.training
     with self.strategy.scope():
       self.optimizer = keras.optimizers.Adam(training.learning_rate, global_clipnorm=training.clipnorm or None)
+      if training.mixed_precision:  # scales the loss so float16 gradients do not underflow
+        self.optimizer = keras.optimizers.LossScaleOptimizer(self.optimizer)
       self.optimizer.build(model.trainable_variables)
       self.train_metrics = task.metrics()
       self.eval_metrics = task.metrics()
       self.eval_loss = keras.metrics.Mean(name="loss")
+    self._compiled_replica_train_step = (tf.function(self._replica_train_step, jit_compile=True)
+                                         if training.jit_compile else self._replica_train_step)
+    # Workers of a multi-worker run must checkpoint in lockstep: no wall-clock trigger there.
+    self.checkpoint_every_seconds = None if distribute.is_multi_worker(self.strategy) else CHECKPOINT_EVERY_SECONDS
     self.monitor, self.mode = task.monitor
     self.loop = tf.train.Checkpoint(
         step=_counter(), epoch=_counter(), step_in_epoch=_counter(), steps_per_epoch=_counter(),
@@ -62,9 +69,9 @@ class Trainer:
 
   # -- state ---------------------------------------------------------------------------------
 
-  def restore(self):
-    """Restores the latest checkpoint, if any; returns whether one was found."""
-    path = self.manager.latest_checkpoint
+  def restore(self, directory=None):
+    """Restores the latest checkpoint (of `directory`, default this run's), if any; returns whether one was found."""
+    path = tf.train.latest_checkpoint(directory) if directory else self.manager.latest_checkpoint
     if path is None:
       return False
     try:
@@ -82,19 +89,23 @@ class Trainer:
   def done(self):
     return bool(self.loop.stopped) or int(self.loop.epoch) >= self.config.training.epochs
 
-  def restore_best(self):
-    if os.path.exists(self.run.best_weights):
-      self.model.load_weights(self.run.best_weights)
+  def restore_best(self, fallback=None):
+    """Loads the best epoch's weights (this run's, else `fallback`'s: a worker resumed beside its chief)."""
+    for path in (self.run.best_weights, fallback):
+      if path and os.path.exists(path):
+        self.model.load_weights(path)
+        return
 
   # -- steps -----------------------------------------------------------------------------------
 
   def _replica_train_step(self, inputs, targets):
     with tf.GradientTape() as tape:
-      outputs = self.model(inputs, training=True)
+      outputs = tf.cast(self.model(inputs, training=True), tf.float32)
       loss = tf.nn.compute_average_loss(self.task.per_example_loss(targets, outputs))
       if self.model.losses:
         loss += tf.nn.scale_regularization_loss(tf.add_n(self.model.losses))
-    gradients = tape.gradient(loss, self.model.trainable_variables)
+      scaled = self.optimizer.scale_loss(loss)  # the loss itself, unless a LossScaleOptimizer scales it
+    gradients = tape.gradient(scaled, self.model.trainable_variables)
     self.optimizer.apply_gradients(zip(gradients, self.model.trainable_variables))
     for metric in self.train_metrics.values():
       metric.update_state(targets, outputs)
@@ -102,11 +113,11 @@ class Trainer:
 
   @tf.function(reduce_retracing=True)
   def _train_step(self, inputs, targets):
-    losses = self.strategy.run(self._replica_train_step, args=(inputs, targets))
+    losses = self.strategy.run(self._compiled_replica_train_step, args=(inputs, targets))
     return self.strategy.reduce("SUM", losses, axis=None)
 
   def _replica_eval_step(self, inputs, targets):
-    outputs = self.model(inputs, training=False)
+    outputs = tf.cast(self.model(inputs, training=False), tf.float32)
     self.eval_loss.update_state(self.task.per_example_loss(targets, outputs))
     for metric in self.eval_metrics.values():
       metric.update_state(targets, outputs)
@@ -124,7 +135,7 @@ class Trainer:
     self.reset_carried_state()
     for metric in [self.eval_loss, *self.eval_metrics.values()]:
       metric.reset_state()
-    dataset = self.task.dataset(split, self.config.training.batch_size)
+    dataset = _shard_by_data(self.task.dataset(split, self.config.training.batch_size))
     for inputs, targets in self.strategy.experimental_distribute_dataset(dataset):
       self._eval_step(inputs, targets)
     return {"loss": float(self.eval_loss.result()),
@@ -150,9 +161,10 @@ class Trainer:
 
     while not self.done():
       epoch = int(self.loop.epoch)
-      self.optimizer.learning_rate = training.learning_rate * training.lr_decay**epoch
+      learning_rate = training.learning_rate * training.lr_decay**epoch
+      self.optimizer.learning_rate = learning_rate
       dataset = self.task.dataset("train", training.batch_size, shuffle_seed=training.seed * 100_003 + epoch)
-      dataset = dataset.skip(int(self.loop.step_in_epoch))
+      dataset = _shard_by_data(dataset.skip(int(self.loop.step_in_epoch)))
       if int(self.loop.step_in_epoch) == 0:
         self.reset_carried_state()  # a resumed epoch keeps the state its checkpoint restored
       progress = _Progress(epoch, training.epochs, int(self.loop.steps_per_epoch) or None)
@@ -173,7 +185,8 @@ class Trainer:
           with writers["train"].as_default(step=int(self.loop.step)):
             tf.summary.scalar("loss", loss)
         every = training.checkpoint_every_steps
-        if (every and int(self.loop.step) % every == 0) or time.monotonic() - last_save > CHECKPOINT_EVERY_SECONDS:
+        if (every and int(self.loop.step) % every == 0) or (
+            self.checkpoint_every_seconds is not None and time.monotonic() - last_save > self.checkpoint_every_seconds):
           account_time()
           self.save()
           last_save = time.monotonic()
@@ -181,7 +194,7 @@ class Trainer:
       self.loop.steps_per_epoch.assign(self.loop.step_in_epoch)
       validation = self.evaluate("validation")
       improved = self._track_best(validation[self.monitor])
-      train = {"loss": progress.mean_loss(), "learning_rate": float(self.optimizer.learning_rate),
+      train = {"loss": progress.mean_loss(), "learning_rate": learning_rate,
                **{n: float(m.result()) for n, m in self.train_metrics.items()}}
       for split, figures in (("train", train), ("validation", validation)):
         with writers[split].as_default(step=epoch + 1):
@@ -221,6 +234,13 @@ class Trainer:
     """(cumulative training seconds, training examples per second of step time)."""
     seconds = float(self.loop.step_seconds)
     return float(self.loop.train_seconds), (int(self.loop.examples) / seconds if seconds else 0.0)
+
+
+def _shard_by_data(dataset):
+  """Multi-worker: each worker takes its share of every batch (tfds data is one file: sharding by file fails)."""
+  options = tf.data.Options()
+  options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+  return dataset.with_options(options)
 
 
 class _Progress:

@@ -1,6 +1,7 @@
 """One run from a resolved config to a finished run directory: train, test, export."""
 
 import shutil
+import tempfile
 import time
 
 import logging
@@ -10,7 +11,7 @@ import tensorflow as tf
 
 import models
 import tasks
-from engine import export
+from engine import distribute, export
 from engine.errors import UserError
 from engine.loop import Trainer
 from engine.run_dir import RunDir
@@ -28,26 +29,36 @@ def check(config, path):
   tasks.create(config).check_data()
 
 
-def train_and_export(config, path):
+def train_and_export(config, path, strategy=None):
   """Trains (or resumes) the run in `path`, then writes its test metrics and export.
 
-  Returns metrics.json's content. A completed run is not trained again.
+  Returns metrics.json's content. A completed run is not trained again. Under a multi-worker
+  strategy, workers other than the chief work in a temporary directory, removed at the end.
   """
-  run = RunDir(path)
-  if run.metrics().get("status") == "completed":
+  strategy = strategy or tf.distribute.get_strategy()
+  chief_run = RunDir(path)
+  if chief_run.metrics().get("status") == "completed":
     log.info("%s is already complete; skipping.", path)
-    return run.metrics()
-  fresh = not run.exists()
-  run.create(config)
-  lock = run.acquire()
+    return chief_run.metrics()
+  if not distribute.is_chief(strategy):
+    scratch = tempfile.mkdtemp(prefix="rnnzoo-worker-")
+    try:
+      return _train_and_export(config, RunDir(scratch), True, strategy, restore_from=chief_run)
+    finally:
+      shutil.rmtree(scratch, ignore_errors=True)
+  fresh = not chief_run.exists()
+  chief_run.create(config)
+  lock = chief_run.acquire()
   try:
-    return _train_and_export(config, run, fresh)
+    return _train_and_export(config, chief_run, fresh, strategy, restore_from=chief_run)
   finally:
     lock.close()
 
 
-def _train_and_export(config, run, fresh):
+def _train_and_export(config, run, fresh, strategy, restore_from):
   path = run.path
+  if run is not restore_from:
+    run.create(config)
   spec = config.model
   run.update_metrics(status="running", error=None, task=config.task, model=spec.name, topology=config.topology,
                      dataset=config.data.data_file or tasks.get(config.task).tfds_name, last_started=time.strftime("%Y-%m-%dT%H:%M:%S"))
@@ -56,11 +67,13 @@ def _train_and_export(config, run, fresh):
     keras.utils.set_random_seed(config.training.seed)
     if config.training.deterministic:
       tf.config.experimental.enable_op_determinism()
+    distribute.set_precision(config.training.mixed_precision)
     task = tasks.create(config)
-    io = task.prepare(run.path, config.training.batch_size)
-    model = models.build(spec, config.topology, io)
-    trainer = Trainer(model, task, config, run)
-    history = run.metrics().get("history", []) if trainer.restore() else []
+    io = task.prepare(restore_from.path, config.training.batch_size)
+    with strategy.scope():
+      model = models.build(spec, config.topology, io)
+    trainer = Trainer(model, task, config, run, strategy)
+    history = restore_from.metrics().get("history", []) if trainer.restore(restore_from.checkpoints) else []
     history = [h for h in history if h["epoch"] <= int(trainer.loop.epoch)]
 
     def record(epoch):
@@ -69,7 +82,7 @@ def _train_and_export(config, run, fresh):
       run.update_metrics(history=history, train_seconds=seconds, train_examples_per_second=speed)
 
     trainer.fit(on_epoch_end=record)
-    trainer.restore_best()
+    trainer.restore_best(fallback=restore_from.best_weights)
     validation, test = trainer.evaluate("validation"), trainer.evaluate("test")
     export.export(model, task, config, run.export)
     seconds, speed = trainer.throughput()
@@ -77,7 +90,8 @@ def _train_and_export(config, run, fresh):
         status="completed", num_params=model.count_params(), epochs_trained=int(trainer.loop.epoch),
         train_seconds=seconds, train_examples_per_second=speed, validation=validation, test=test,
         info={"monitor": task.monitor[0],
-              "selection": f"weights of the epoch with the best validation {task.monitor[0]}"})
+              "selection": f"weights of the epoch with the best validation {task.monitor[0]}",
+              "strategy": f"{type(strategy).__name__} ({strategy.num_replicas_in_sync} replica(s))"})
     log.info("%s: test %s", path, ", ".join(f"{k} {v:.4f}" for k, v in test.items()))
     return run.metrics()
   except UserError:

@@ -65,3 +65,6 @@ def test_evaluate_cli_draws_digits_and_counts_recognised(tmp_path):
   assert result.returncode == 0, result.stderr[-2000:]
   assert '"recognised": 0.' in result.stdout or '"recognised": 1.0' in result.stdout
   assert (tmp_path / "one_to_many" / "drawn_digits.png").exists()
+  result = run_cli("evaluate.py", f"--model_dir={tmp_path / 'one_to_many'}",
+                   f"--classifier={tmp_path / 'one_to_many'}", data)
+  assert result.returncode == 2 and "is a mnist one_to_many run; it must be an mnist many_to_one run" in result.stderr

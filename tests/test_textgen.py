@@ -152,3 +152,8 @@ def test_evaluate_refuses_a_prime_for_a_run_that_does_not_generate(tmp_path):
   run.train_and_export(config.resolve("toy_classify", "lstm"), path)
   result = run_cli("evaluate.py", f"--model_dir={path}", "--prime=hello")
   assert result.returncode == 2 and "--prime applies to text generation runs" in result.stderr
+
+
+def test_a_window_too_short_is_refused(text_file):
+  with pytest.raises(UserError, match=re.escape("--sequence_length=1 is invalid; it must be >= 2.")):
+    TextGeneration(DataConfig(data_file=text_file), {"sequence_length": 1}).check_data()

@@ -44,6 +44,8 @@ flags.DEFINE_integer("layers", None, "Recurrent layers.")
 flags.DEFINE_float("dropout", None, "Dropout on embeddings, between recurrent layers and before the head.")
 flags.DEFINE_integer("embedding_dim", None, "Token embedding size (token inputs only).")
 flags.DEFINE_string("pooling", None, f"many_to_one summary of the sequence: {', '.join(models.POOLINGS)}.")
+flags.DEFINE_string("embedding_dropout", None, "What --dropout drops of token embeddings: word (whole tokens) or "
+                    "channel (the same embedding channels at every step).")
 OPTION_FLAGS = cli.define_task_option_flags()
 flags.mark_flags_as_required(["model", "task"])
 

@@ -12,7 +12,7 @@ import tasks
 from engine.errors import UserError
 from tasks.base import DataConfig
 
-MODEL_FIELDS = ("units", "layers", "dropout", "embedding_dim", "pooling")
+MODEL_FIELDS = ("units", "layers", "dropout", "embedding_dim", "pooling", "embedding_dropout")
 TRAINING_DEFAULTS = {"epochs": 10, "batch_size": 64, "learning_rate": 1e-3, "lr_decay": 1.0, "clipnorm": 5.0,
                      "patience": 3, "seed": 0, "checkpoint_every_steps": 0, "deterministic": False,
                      "mixed_precision": False, "jit_compile": False}

@@ -44,9 +44,9 @@ class RunDir:
         raise UserError(f"--model_dir={self.path} is not empty and holds no run (no config.json); "
                         "choose an empty or new directory.")
       return
-    try:
-      old = read_json(self.config_path)
-    except (OSError, ValueError) as e:
+    try:  # through RunConfig, so settings added since that run was made read as their defaults
+      old = RunConfig.from_json(read_json(self.config_path)).to_json()
+    except (OSError, ValueError, TypeError, KeyError) as e:
       raise UserError(f"{self.config_path} is unreadable ({e}); choose another --model_dir.") from None
     diff = differing_fields(old, config.to_json())
     if diff:

@@ -4,7 +4,7 @@
     model = models.build(spec, "many_to_one", io)     # a keras.Model for a task's IOSpec
 """
 
-from models.registry import CELLS, POOLINGS, ModelSpec, get, names, register
+from models.registry import CELLS, EMBEDDING_DROPOUTS, POOLINGS, ModelSpec, get, names, register
 from models.topologies import TOPOLOGIES, build
 
-__all__ = ["CELLS", "POOLINGS", "ModelSpec", "get", "names", "register", "TOPOLOGIES", "build"]
+__all__ = ["CELLS", "EMBEDDING_DROPOUTS", "POOLINGS", "ModelSpec", "get", "names", "register", "TOPOLOGIES", "build"]

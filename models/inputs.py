@@ -8,13 +8,15 @@ def input_and_features(spec, io):
 
   Token ids are right-padded with 0, so the embedding's mask tells every later layer where a
   sequence ends. Embedding dropout drops whole words (Gal & Ghahramani 2016), which keeps a model
-  from leaning on a few memorable tokens.
+  from leaning on a few memorable tokens, or whole channels (Keras' SpatialDropout1D).
   """
   if io.input_kind == "tokens":
     inputs = keras.Input(shape=(io.sequence_length,), batch_size=io.stateful_batch, dtype="int32", name=io.input_name)
     x = keras.layers.Embedding(io.input_size, spec.embedding_dim, mask_zero=True, name="embedding")(inputs)
     if spec.dropout and io.input_dropout:
-      x = keras.layers.Dropout(spec.dropout, noise_shape=(None, None, 1), name="word_dropout")(x)
+      # word: the same words vanish from every channel; channel: the same channels vanish at every step.
+      shape = (None, None, 1) if spec.embedding_dropout == "word" else (None, 1, spec.embedding_dim)
+      x = keras.layers.Dropout(spec.dropout, noise_shape=shape, name=f"{spec.embedding_dropout}_dropout")(x)
     return inputs, x
   if io.input_kind == "features":
     inputs = keras.Input(shape=(io.sequence_length, io.input_size), batch_size=io.stateful_batch, dtype="float32",

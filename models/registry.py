@@ -10,6 +10,7 @@ from engine.errors import UserError
 
 CELLS = ("rnn", "lstm", "gru")
 POOLINGS = ("last", "max", "mean", "max_mean", "attention")
+EMBEDDING_DROPOUTS = ("word", "channel")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,6 +25,7 @@ class ModelSpec:
   dropout: float = 0.0          # between layers and before the head
   embedding_dim: int = 128      # token inputs only
   pooling: str = "last"         # many_to_one: how the sequence becomes one vector
+  embedding_dropout: str = "word"  # what --dropout drops of token embeddings: whole words, or channels
 
   def validate(self):
     """Raises UserError naming the first impossible field."""
@@ -31,6 +33,9 @@ class ModelSpec:
       raise UserError(f"cell={self.cell!r} is unknown; choose one of {', '.join(CELLS)}.")
     if self.pooling not in POOLINGS:
       raise UserError(f"--pooling={self.pooling} is unknown; choose one of {', '.join(POOLINGS)}.")
+    if self.embedding_dropout not in EMBEDDING_DROPOUTS:
+      raise UserError(f"--embedding_dropout={self.embedding_dropout} is unknown; choose one of "
+                      f"{', '.join(EMBEDDING_DROPOUTS)}.")
     for field in ("layers", "units", "embedding_dim"):
       value = getattr(self, field)
       if not isinstance(value, int) or value < 1:

@@ -7,6 +7,7 @@ import tensorflow as tf
 import models
 import tasks
 from engine import config
+from engine.errors import UserError
 from engine.loop import Trainer
 from engine.run_dir import RunDir
 from models.pooling import AttentionPooling, MaskedPooling
@@ -62,3 +63,20 @@ def test_every_preset_builds_and_trains_on_each_topology(preset, task, topology,
   assert int(trainer.loop.step) > 0
   assert all(np.isfinite(w).all() for w in model.get_weights())
   assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+
+@pytest.mark.parametrize("kind", ["word", "channel"])
+def test_embedding_dropout_drops_whole_words_or_whole_channels(kind):
+  spec = dataclasses.replace(models.get("lstm"), units=4, embedding_dim=16, dropout=0.5, embedding_dropout=kind)
+  model = models.build(spec, "many_to_one", IOSpec("tokens", 10, 2))
+  layer = model.get_layer(f"{kind}_dropout")
+  dropped = layer(tf.ones([2, 50, 16]), training=True).numpy() == 0
+  # A dropped word is zero in every channel; a dropped channel is zero at every step.
+  axis = 2 if kind == "word" else 1
+  assert np.array_equal(dropped.all(axis=axis, keepdims=True), dropped.any(axis=axis, keepdims=True))
+  assert 0 < dropped.mean() < 1
+
+
+def test_an_unknown_embedding_dropout_is_refused():
+  with pytest.raises(UserError, match="--embedding_dropout=tokens is unknown; choose one of word, channel"):
+    config.resolve("sentiment", "bilstm", overrides={"embedding_dropout": "tokens"})

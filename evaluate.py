@@ -77,6 +77,8 @@ def _temperature(default):
 def _drawn_digits(task, served, path):
   """Draws --samples_per_label digits of every label into a PNG; with --classifier, how many it recognises."""
   output = FLAGS.output or os.path.join(path, "drawn_digits")
+  if FLAGS.samples_per_label < 1:
+    raise UserError(f"--samples_per_label={FLAGS.samples_per_label} is invalid; it must be >= 1.")
   if FLAGS.classifier:
     classifier, classifier_config = export.load(FLAGS.classifier)
     if (classifier_config["task"], classifier_config["topology"]) != ("mnist", "many_to_one"):

@@ -1,9 +1,11 @@
 """MNIST drawn row by row (--task=mnist --topology=one_to_many): a digit's label in, its 28 rows out.
 
+Pixels are binarized (on at >= 128), as in the autoregressive image models' binarized MNIST, so
+that what the model reads in training (true rows) and in drawing (its own rows) are alike.
 Training is teacher-forced: step t reads the true row t-1 and predicts row t's pixels (Bernoulli
-cross-entropy against grey levels in [0, 1]). Drawing feeds each drawn row back: at temperature 0
-the pixel probabilities themselves (one deterministic digit per label), above it pixels sampled
-on/off from sigmoid(logits / temperature), so every call draws a new digit.
+cross-entropy). Drawing feeds each drawn row back, its pixels sampled on/off from
+sigmoid(logits / temperature); temperature 0 is greedy (on where the logit is positive), one
+deterministic digit per label.
 """
 
 import numpy as np
@@ -19,6 +21,11 @@ GREEDY_BELOW = 1e-6
 def previous_rows(images_as_rows):
   """[N, 28, 28] -> the row each step reads under teacher forcing: zeros, then rows 0..26."""
   return tf.pad(images_as_rows[:, :-1], [[0, 0], [1, 0], [0, 0]])
+
+
+def binary_rows(images):
+  """uint8 images -> rows of pixels on (>= 128) or off: the binarized MNIST of autoregressive image models."""
+  return tf.cast(rows(images) >= 0.5, tf.float32)
 
 
 class MnistDrawing(Mnist):
@@ -38,7 +45,7 @@ class MnistDrawing(Mnist):
       ds = ds.shuffle(60_000, seed=shuffle_seed, reshuffle_each_iteration=False)
 
     def teacher_forced(images, labels):
-      target = rows(images)
+      target = binary_rows(images)
       return {"label": tf.cast(labels, tf.int32), "previous_rows": previous_rows(target)}, target
 
     return ds.batch(batch_size).map(teacher_forced, tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
@@ -66,7 +73,7 @@ class MnistDrawing(Mnist):
         output, states = stepper(tf.concat([condition, previous], axis=-1), states)
         logits = head(output)
         row = tf.cond(
-            temperature <= GREEDY_BELOW, lambda: tf.sigmoid(logits),
+            temperature <= GREEDY_BELOW, lambda: tf.cast(logits > 0, tf.float32),
             lambda: tf.cast(tf.random.uniform(tf.shape(logits)) < tf.sigmoid(logits / temperature), tf.float32))
         return t + 1, row, states, drawn.write(t, row)
 
@@ -81,8 +88,8 @@ class MnistDrawing(Mnist):
 
   def extra_endpoints(self, model):
     def score(images, labels):
-      """Teacher-forced nats per pixel of each image given its label."""
-      target = rows(images)
+      """Teacher-forced nats per (binarized) pixel of each image given its label."""
+      target = binary_rows(images)
       logits = model({"label": labels, "previous_rows": previous_rows(target)}, training=False)
       return {"nats_per_pixel": self.per_example_loss(target, logits)}
 

@@ -71,6 +71,7 @@ class TextGeneration(Task):
     super().__init__(data, options)
     self.characters = None
     self._texts = None
+    self._ids = {}
 
   @classmethod
   def check_model(cls, spec, topology):
@@ -137,8 +138,11 @@ class TextGeneration(Task):
     return IOSpec("tokens", size, size, input_name="char_ids", stateful_batch=stateful, input_dropout=False)
 
   def ids(self, split):
-    index = {c: i + 2 for i, c in enumerate(self.characters)}
-    return np.array([index.get(c, UNKNOWN) for c in self.texts()[split]], np.int32)
+    """The split as character ids (unknown characters: UNKNOWN)."""
+    if split not in self._ids:
+      index = {c: i + 2 for i, c in enumerate(self.characters)}
+      self._ids[split] = np.array([index.get(c, UNKNOWN) for c in self.texts()[split]], np.int32)
+    return self._ids[split]
 
   def dataset(self, split, batch_size, shuffle_seed=None):
     ids = self.ids(split)

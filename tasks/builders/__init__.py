@@ -1,0 +1,1 @@
+"""tfds dataset builders for data outside the tfds catalog (importing one registers it with tfds)."""

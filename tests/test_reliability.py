@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -102,3 +103,20 @@ def test_sigkilled_run_resumes_from_its_step_checkpoint_to_the_uninterrupted_fig
   expected = json.load(open(tmp_path / "straight" / "metrics.json"))
   finished = json.load(open(path / "metrics.json"))
   assert finished["status"] == "completed" and finished["test"] == expected["test"]
+
+
+def test_jit_compiled_training_step_trains(tmp_path):
+  metrics = run.train_and_export(_toy(jit_compile=True, epochs=1), str(tmp_path / "run"))
+  assert metrics["status"] == "completed" and metrics["test"]["loss"] > 0
+
+
+def test_mixed_precision_trains_with_loss_scaling(tmp_path, monkeypatch):
+  # No GPU here: pretend one with tensor cores so the float16 path (policy, loss scaling, casts) runs on CPU.
+  monkeypatch.setattr("tensorflow.config.list_physical_devices", lambda kind=None: ["fake-gpu"] if kind == "GPU" else [])
+  monkeypatch.setattr("tensorflow.config.experimental.get_device_details", lambda device: {"compute_capability": (8, 0)})
+  try:
+    metrics = run.train_and_export(_toy(mixed_precision=True, epochs=1), str(tmp_path / "run"))
+  finally:
+    import keras
+    keras.mixed_precision.set_global_policy("float32")
+  assert metrics["status"] == "completed" and np.isfinite(metrics["test"]["loss"])

@@ -11,6 +11,7 @@ deterministic digit per label.
 import numpy as np
 import tensorflow as tf
 
+from engine.errors import UserError
 from models.stepping import Stepper
 from tasks.base import IOSpec
 from tasks.mnist import Mnist, rows
@@ -30,6 +31,12 @@ def binary_rows(images):
 
 class MnistDrawing(Mnist):
   monitor = ("loss", "min")
+
+  @classmethod
+  def check_model(cls, spec, topology):
+    if spec.bidirectional:
+      raise UserError(f"--model={spec.name} is bidirectional: it reads later rows to draw earlier ones, so it "
+                      "cannot draw. Use a unidirectional preset (rnn, lstm, gru or stacked_*).")
 
   def tuned_defaults(self, spec):
     # Measured in docs/results.md: what makes drawn digits recognisable by the zoo's classifier.

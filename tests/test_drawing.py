@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 from engine import config, export, run
+from engine.errors import UserError
 from tasks.mnist_drawing import MnistDrawing, previous_rows, save_grid
 from tests.conftest import TFDS_DIR, requires_tfds, run_cli
 
@@ -14,6 +15,11 @@ TINY = {"units": 16, "embedding_dim": 4, "epochs": 1, "batch_size": 16}
 def _train(path, topology, **overrides):
   resolved = config.resolve("mnist", "lstm", topology, {**TINY, **overrides})
   return resolved, run.train_and_export(resolved, path)
+
+
+def test_drawing_needs_a_unidirectional_model():
+  with pytest.raises(UserError, match="--model=bigru is bidirectional: it reads later rows"):
+    config.resolve("mnist", "bigru", "one_to_many")
 
 
 def test_teacher_forcing_reads_the_previous_true_row():

@@ -80,3 +80,21 @@ def test_embedding_dropout_drops_whole_words_or_whole_channels(kind):
 def test_an_unknown_embedding_dropout_is_refused():
   with pytest.raises(UserError, match="--embedding_dropout=tokens is unknown; choose one of word, channel"):
     config.resolve("sentiment", "bilstm", overrides={"embedding_dropout": "tokens"})
+
+
+@pytest.mark.parametrize("preset", [name for name in models.names() if not models.get(name).bidirectional])
+def test_stepping_the_cells_reproduces_the_one_to_many_model(preset):
+  """Generation steps the cells one row at a time; fed the same rows, it must compute what the model does."""
+  from models.stepping import Stepper
+  spec = dataclasses.replace(models.get(preset), units=8, embedding_dim=3, dropout=0.3)
+  io = IOSpec("features", 5, 5, input_name="previous_rows", sequence_length=4, condition_classes=3)
+  model = models.build(spec, "one_to_many", io)
+  labels = tf.constant([0, 2])
+  rows = tf.random.stateless_uniform([2, 4, 5], seed=[1, 2])
+  expected = model({"label": labels, "previous_rows": rows}, training=False)
+  stepper, condition = Stepper(model), tf.gather(model.get_layer("condition").embeddings, labels)
+  states, outputs = stepper.initial_states(2), []
+  for t in range(4):
+    output, states = stepper(tf.concat([condition, rows[:, t]], axis=-1), states)
+    outputs.append(model.get_layer("head")(output))
+  np.testing.assert_allclose(tf.stack(outputs, axis=1), expected, atol=1e-5)

@@ -32,14 +32,17 @@ def check(config, path):
 def train_and_export(config, path, strategy=None):
   """Trains (or resumes) the run in `path`, then writes its test metrics and export.
 
-  Returns metrics.json's content. A completed run is not trained again. Under a multi-worker
+  Returns metrics.json's content. A completed run is not trained again, unless --epochs grew past the
+  epochs it trained without stopping early: then it goes on from its last epoch. Under a multi-worker
   strategy, workers other than the chief work in a temporary directory, removed at the end.
   """
   strategy = strategy or tf.distribute.get_strategy()
   chief_run = RunDir(path)
-  if chief_run.metrics().get("status") == "completed":
+  finished = chief_run.metrics()
+  if finished.get("status") == "completed" and (
+      finished.get("stopped_early") or finished.get("epochs_trained", 0) >= config.training.epochs):
     log.info("%s is already complete; skipping.", path)
-    return chief_run.metrics()
+    return finished
   if not distribute.is_chief(strategy):
     scratch = tempfile.mkdtemp(prefix="rnnzoo-worker-")
     try:
@@ -88,6 +91,7 @@ def _train_and_export(config, run, fresh, strategy, restore_from):
     seconds, speed = trainer.throughput()
     run.update_metrics(
         status="completed", num_params=model.count_params(), epochs_trained=int(trainer.loop.epoch),
+        stopped_early=bool(trainer.loop.stopped),
         train_seconds=seconds, train_examples_per_second=speed, validation=validation, test=test,
         info={"monitor": task.monitor[0],
               "selection": f"weights of the epoch with the best validation {task.monitor[0]}",

@@ -94,9 +94,9 @@ class RunDir:
                       f"{MIN_FREE_MB} MB for checkpoints and its export. Free space or choose another --model_dir.")
 
   def create(self, config: RunConfig):
+    """Makes the directory and writes config.json (again on resume: a resumable setting may have changed)."""
     os.makedirs(self.path, exist_ok=True)
-    if not self.exists():
-      write_json_atomic(self.config_path, config.to_json())
+    write_json_atomic(self.config_path, config.to_json())
 
   def metrics(self):
     return read_json(self.metrics_path) if os.path.exists(self.metrics_path) else {}

@@ -26,11 +26,12 @@ def text_file(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def trained(text_file, tmp_path_factory):
-  """A small LSTM overfit on one repeated verse, trained with the state carried across windows."""
+  """A small LSTM overfit on one repeated verse, trained with the state carried across windows (stateful layers)."""
   path = str(tmp_path_factory.mktemp("runs") / "verse")
   resolved = config.resolve("textgen", "lstm", overrides={
       "units": 64, "embedding_dim": 16, "dropout": 0.0, "batch_size": 8, "epochs": 12, "learning_rate": 0.01,
-      "lr_decay": 1.0, "patience": 0}, data=DataConfig(data_file=text_file), options={"sequence_length": 32})
+      "lr_decay": 1.0, "patience": 0}, data=DataConfig(data_file=text_file),
+      options={"sequence_length": 32, "carry_state": True})
   metrics = run.train_and_export(resolved, path)
   return path, metrics, export.load(path)[0]
 
@@ -69,6 +70,15 @@ def test_independent_windows_are_shuffled_windows_of_the_text(text_file, tmp_pat
   other = next(task.dataset("train", 4, shuffle_seed=2).as_numpy_iterator())[0]
   np.testing.assert_array_equal(first, again)
   assert not np.array_equal(first, other)
+
+
+def test_independent_windows_learn_the_verse_too(text_file, tmp_path):
+  resolved = config.resolve("textgen", "gru", overrides={
+      "units": 64, "embedding_dim": 16, "dropout": 0.0, "batch_size": 8, "epochs": 6, "learning_rate": 0.01,
+      "patience": 0}, data=DataConfig(data_file=text_file), options={"sequence_length": 32})
+  assert resolved.options["carry_state"] is False   # the default
+  metrics = run.train_and_export(resolved, str(tmp_path / "run"))
+  assert metrics["test"]["nats_per_char"] < 0.2, metrics["test"]
 
 
 def test_overfit_model_reproduces_its_text(trained):

@@ -70,6 +70,14 @@ def test_completed_run_is_not_trained_again(tmp_path):
   assert run.train_and_export(_toy_config(), path) == first
 
 
+def test_more_epochs_continue_a_completed_run(tmp_path):
+  path = str(tmp_path / "run")
+  run.train_and_export(_toy_config(epochs=1), path)
+  longer = run.train_and_export(_toy_config(epochs=3), path)
+  assert longer["epochs_trained"] == 3 and [h["epoch"] for h in longer["history"]] == [1, 2, 3]
+  assert json.load(open(os.path.join(path, "config.json")))["training"]["epochs"] == 3
+
+
 def test_reusing_a_run_dir_with_other_settings_names_them(tmp_path):
   path = str(tmp_path / "run")
   run.train_and_export(_toy_config(), path)

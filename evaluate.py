@@ -22,7 +22,7 @@ import tasks  # noqa: E402
 from engine import cli, compare, export  # noqa: E402
 from engine.config import RunConfig  # noqa: E402
 from engine.errors import UserError  # noqa: E402
-from tasks.mnist_drawing import MnistDrawing, save_grid  # noqa: E402
+from tasks.mnist_drawing import GRID_COLUMNS, MnistDrawing, save_grid  # noqa: E402
 
 flags.DEFINE_string("model_dir", None, "A run directory, or a SavedModel exported by train.py.")
 flags.DEFINE_string("runs", None, "A folder of run directories to compare.")
@@ -32,11 +32,12 @@ flags.DEFINE_string("output", None, "Where the comparison goes: OUTPUT.md and OU
                     "for a drawing run, the PNG of drawn digits (default <model_dir>/drawn_digits.png).")
 flags.DEFINE_string("prime", None, "textgen: print a sample that continues this text.")
 flags.DEFINE_integer("num_chars", 500, "textgen: characters to sample after --prime.")
-flags.DEFINE_float("temperature", None, "Sampling temperature; 0 is greedy (textgen default 0.8, drawing 1.0).")
+flags.DEFINE_float("temperature", 0.8, "Sampling temperature; 0 is greedy.")
 flags.DEFINE_integer("top_k", 0, "textgen: sample among the k likeliest characters (0: all).")
 flags.DEFINE_string("classifier", None, "mnist one_to_many: an mnist many_to_one run (or export) that reads the "
                     "drawn digits.")
-flags.DEFINE_integer("samples_per_label", 10, "mnist one_to_many: digits drawn per label.")
+flags.DEFINE_integer("samples_per_label", 100, "mnist one_to_many: digits drawn per label (the PNG shows the "
+                     f"first {GRID_COLUMNS}).")
 
 FLAGS = flags.FLAGS
 
@@ -58,7 +59,7 @@ def evaluate_one(path):
   if FLAGS.prime is not None:
     try:
       sample = served.generate(prime=FLAGS.prime, num_chars=FLAGS.num_chars, top_k=FLAGS.top_k,
-                               temperature=_temperature(0.8))["text"].numpy().decode("utf-8")
+                               temperature=_temperature())["text"].numpy().decode("utf-8")
     except tf.errors.InvalidArgumentError as e:  # the export's own input checks
       raise UserError(f"--prime={FLAGS.prime!r}: {export.input_error(e)}.") from None
     result["sample"] = FLAGS.prime + sample
@@ -67,11 +68,10 @@ def evaluate_one(path):
   return result
 
 
-def _temperature(default):
-  value = default if FLAGS.temperature is None else FLAGS.temperature
-  if value < 0:
-    raise UserError(f"--temperature={value} is invalid; it must be >= 0 (0: greedy).")
-  return value
+def _temperature():
+  if FLAGS.temperature < 0:
+    raise UserError(f"--temperature={FLAGS.temperature} is invalid; it must be >= 0 (0: greedy).")
+  return FLAGS.temperature
 
 
 def _drawn_digits(task, served, path):
@@ -86,10 +86,9 @@ def _drawn_digits(task, served, path):
                       f"{classifier_config['topology']} run; it must be an mnist many_to_one run.")
   else:
     classifier = None
-  images, labels, recognised = task.draw_and_recognise(served, classifier, FLAGS.samples_per_label,
-                                                       _temperature(1.0))
+  images, labels, recognised = task.draw_and_recognise(served, classifier, FLAGS.samples_per_label, _temperature())
   save_grid(images, labels, f"{output}.png")
-  result = {"drawing": f"{output}.png", "temperature": _temperature(1.0)}
+  result = {"drawing": f"{output}.png", "temperature": _temperature(), "digits_drawn": len(labels)}
   if recognised is None:
     result["recognised"] = "pass --classifier=<an mnist many_to_one run> to count the digits it recognises"
   else:

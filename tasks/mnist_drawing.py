@@ -17,6 +17,7 @@ from tasks.base import IOSpec
 from tasks.mnist import Mnist, rows
 
 GREEDY_BELOW = 1e-6
+GRID_COLUMNS = 10   # drawn digits per label in the PNG
 
 
 def previous_rows(images_as_rows):
@@ -120,13 +121,13 @@ class MnistDrawing(Mnist):
 
 
 def save_grid(images, labels, path):
-  """A PNG with one row per label, its drawn digits side by side."""
+  """A PNG with one row per label, its first GRID_COLUMNS drawn digits side by side (images ordered by label)."""
   import matplotlib
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
 
-  per_label = len(labels) // 10
-  grid = images.reshape(10, per_label, 28, 28).transpose(0, 2, 1, 3).reshape(280, per_label * 28)
+  per_label = min(len(labels) // 10, GRID_COLUMNS)
+  grid = images.reshape(10, -1, 28, 28)[:, :per_label].transpose(0, 2, 1, 3).reshape(280, per_label * 28)
   fig, ax = plt.subplots(figsize=(per_label * 0.6 + 0.6, 6.2))
   ax.imshow(grid, cmap="gray_r", vmin=0, vmax=255)
   ax.set_yticks(np.arange(10) * 28 + 14, [str(d) for d in range(10)])

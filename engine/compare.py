@@ -27,12 +27,12 @@ def _figure(value, digits=4):
 
 def table(runs):
   metric_names = sorted({name for r in runs for name in (r.get("test") or {})})
-  header = ["task", "model", "topology", "params", *[f"test {m}" for m in metric_names], "train min",
+  header = ["run", "task", "model", "topology", "params", *[f"test {m}" for m in metric_names], "train min",
             "examples/s", "status"]
   lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
   for r in runs:
     test = r.get("test") or {}
-    cells = [r.get("task", "?"), r.get("model", "?"), r.get("topology", "?"), _figure(r.get("num_params")),
+    cells = [r["run"], r.get("task", "?"), r.get("model", "?"), r.get("topology", "?"), _figure(r.get("num_params")),
              *[_figure(test.get(m)) for m in metric_names],
              _figure((r.get("train_seconds") or 0) / 60, 3), _figure(r.get("train_examples_per_second")),
              r.get("status", "?")]
@@ -52,7 +52,7 @@ def chart(runs, path):
   tallest = max(map(len, by_task.values()))
   fig, axes = plt.subplots(len(by_task), 2, figsize=(11, len(by_task) * (0.9 + 0.35 * tallest)), squeeze=False)
   for (score_ax, speed_ax), ((task, metric), task_runs) in zip(axes, sorted(by_task.items())):
-    labels = [r["model"] + ("" if r["topology"] == "many_to_one" else f" ({r['topology']})") for r in task_runs]
+    labels = [os.path.basename(r["run"]) for r in task_runs]   # the run directory's name tells runs apart
     scores = [r["test"][metric] for r in task_runs]
     speeds = [r.get("train_examples_per_second") or 0 for r in task_runs]
     _bars(score_ax, labels, scores, f"{task}: test {metric}", "tab:blue", "{:.4g}")

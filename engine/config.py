@@ -118,7 +118,7 @@ def differing_fields(old: dict, new: dict, prefix=""):
     a, b = old.get(key), new.get(key)
     if isinstance(a, dict) and isinstance(b, dict):
       out += differing_fields(a, b, f"{name}.")
-    elif a != b and name not in RESUMABLE_CHANGES and not (a in (None, {}) and b in (None, {})):
+    elif a != b and name not in RESUMABLE_CHANGES:
       out.append(f"{name}: {a!r} -> {b!r}")
   return out
 

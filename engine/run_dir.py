@@ -54,11 +54,8 @@ class RunDir:
                       "Use a new --model_dir, or repeat the original flags to resume it.")
 
   def check_not_in_use(self):
-    """Refuses a directory that another live process is training in."""
-    try:
-      self.acquire().close()
-    except FileNotFoundError:
-      pass  # no run there yet
+    """Refuses a directory (holding a run) that another live process is training in."""
+    self.acquire().close()
 
   def acquire(self):
     """Locks the run directory for this process; returns the open lock file (closing it releases the lock)."""

@@ -34,8 +34,3 @@ class Stepper:
 
 def _as_list(value):
   return value if isinstance(value, (list, tuple)) else [value]
-
-
-def keep_where(mask, new_states, old_states):
-  """States updated only for the rows where mask [batch] is true (padding leaves a state as it was)."""
-  return [[tf.where(mask[:, None], new, old) for new, old in zip(n, o)] for n, o in zip(new_states, old_states)]

@@ -59,4 +59,3 @@ class Mnist(ClassificationTask):
 
   def raw_test_batches(self, batch_size):
     return self._images("test").batch(batch_size).map(lambda images, labels: (images[..., 0], labels))
-

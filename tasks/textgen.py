@@ -83,7 +83,7 @@ class TextGeneration(Task):
 
   def check_data(self):
     if self.data.data_file:
-      self._split_file()
+      self.texts()  # reads and splits the file once, failing on a bad one
     else:
       tfds_data.ensure_prepared(self.tfds_name, self.data, MANUAL_FILES)
     if self.options["sequence_length"] < 2:
@@ -241,9 +241,7 @@ class TextGeneration(Task):
 
   def evaluate_served(self, served, batch_size):
     """Test nats/char through the export's score endpoint, on the pieces training's test figure reads."""
-    text = self.texts()["test"]
-    piece = math.ceil((len(text) - 1) / batch_size)
-    pieces = [text[i * piece:(i + 1) * piece + 1] for i in range(batch_size)]
+    pieces = _pieces(self.texts()["test"], batch_size)
     scored = served.score(text=tf.constant([p for p in pieces if len(p) > 1]))
     nats = float(tf.reduce_sum(scored["nats"])) / float(tf.reduce_sum(scored["predicted_chars"]))
     return {"nats_per_char": nats, "bits_per_char": nats / math.log(2)}
@@ -255,9 +253,19 @@ def _embedder(model):
   return lambda ids: tf.gather(table, ids)
 
 
+def _pieces(sequence, count):
+  """The evaluation protocol: `count` contiguous pieces, each overlapping the next by one element (its first
+  target), so every element but the first is predicted once. The last pieces may be short or empty."""
+  length = math.ceil((len(sequence) - 1) / count)
+  return [sequence[i * length:(i + 1) * length + 1] for i in range(count)]
+
+
 def _streams(ids, batch_size):
-  """(inputs, targets) [batch_size, ceil((n-1)/batch_size)]: the split cut into contiguous pieces, 0-padded."""
-  inputs, targets = ids[:-1], ids[1:]
-  length = math.ceil(len(inputs) / batch_size)
-  pad = batch_size * length - len(inputs)
-  return (np.pad(inputs, (0, pad)).reshape(batch_size, length), np.pad(targets, (0, pad)).reshape(batch_size, length))
+  """(inputs, targets) [batch_size, ceil((n-1)/batch_size)]: the pieces of the split as rows, 0-padded."""
+  pieces = _pieces(ids, batch_size)
+  inputs = np.zeros((batch_size, max(len(p) for p in pieces) - 1), np.int32)
+  targets = np.zeros_like(inputs)
+  for row, piece in enumerate(pieces):
+    predicted = max(len(piece) - 1, 0)
+    inputs[row, :predicted], targets[row, :predicted] = piece[:predicted], piece[1:]
+  return inputs, targets

@@ -46,6 +46,8 @@ flags.DEFINE_integer("embedding_dim", None, "Token embedding size (token inputs 
 flags.DEFINE_string("pooling", None, f"many_to_one summary of the sequence: {', '.join(models.POOLINGS)}.")
 flags.DEFINE_string("embedding_dropout", None, "What --dropout drops of token embeddings: word (whole tokens) or "
                     "channel (the same embedding channels at every step).")
+flags.DEFINE_string("attention", None, f"seq2seq: how the decoder attends to the encoder: {', '.join(models.ATTENTIONS)} "
+                    "(additive: Bahdanau; multiplicative: Luong's general score).")
 OPTION_FLAGS = cli.define_task_option_flags()
 flags.mark_flags_as_required(["model", "task"])
 

@@ -14,7 +14,8 @@ from tasks.base import DataConfig
 
 flags.DEFINE_string("data_dir", None, "Where prepared tfds data lives (tfds' data_dir; default ~/tensorflow_datasets).")
 flags.DEFINE_string("manual_dir", None, "A folder of original dataset files, to build tfds data offline.")
-flags.DEFINE_string("data_file", None, "Your own data instead of the task's tfds dataset (textgen: a UTF-8 text file).")
+flags.DEFINE_string("data_file", None, "Your own data instead of the task's tfds dataset (textgen: a UTF-8 text file; "
+                    "forecast: a CSV with a header, a time column and value columns, rows in time order).")
 
 FLAGS = flags.FLAGS
 _DEFINE_BY_TYPE = {bool: flags.DEFINE_boolean, int: flags.DEFINE_integer, float: flags.DEFINE_float,

@@ -12,7 +12,7 @@ import tasks
 from engine.errors import UserError
 from tasks.base import DataConfig
 
-MODEL_FIELDS = ("units", "layers", "dropout", "embedding_dim", "pooling", "embedding_dropout")
+MODEL_FIELDS = ("units", "layers", "dropout", "embedding_dim", "pooling", "embedding_dropout", "attention")
 TRAINING_DEFAULTS = {"epochs": 10, "batch_size": 64, "learning_rate": 1e-3, "lr_decay": 1.0, "clipnorm": 5.0,
                      "patience": 3, "seed": 0, "checkpoint_every_steps": 0, "deterministic": False,
                      "mixed_precision": False, "jit_compile": False}
@@ -92,6 +92,9 @@ def resolve(task_name, model_name, topology=None, overrides=None, data=DataConfi
   if unknown:
     raise ValueError(f"unknown settings {sorted(unknown)}")
   spec = dataclasses.replace(preset, **{f: settings[f] for f in MODEL_FIELDS}).validate()
+  if spec.attention != "none" and topology != "seq2seq":
+    raise UserError(f"--model={model_name} with attention={spec.attention} needs a decoder to attend with: pass "
+                    f"--topology=seq2seq (where --task={task_name} supports it), or a preset without attention.")
   training = TrainingSpec(**{f: settings[f] for f in TRAINING_DEFAULTS}).validate()
   return RunConfig(task=task_name, topology=topology, model=spec, training=training, data=data, options=options)
 

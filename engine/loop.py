@@ -149,6 +149,10 @@ class Trainer:
     on_epoch_end(record) is called after each epoch's checkpoint, with the epoch's figures.
     """
     training = self.config.training
+    if not self.model.trainable_variables:  # a baseline such as naive: nothing to learn
+      log.info("%s has no trainable weights; it is evaluated as it is.", self.model.name)
+      self.loop.epoch.assign(training.epochs)
+      return
     writers = {split: tf.summary.create_file_writer(os.path.join(self.run.logs, split))
                for split in ("train", "validation")}
     segment_start = last_save = time.monotonic()

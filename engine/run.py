@@ -64,7 +64,7 @@ def _train_and_export(config, run, fresh, strategy, restore_from):
     run.create(config)
   spec = config.model
   run.update_metrics(status="running", error=None, task=config.task, model=spec.name, topology=config.topology,
-                     dataset=config.data.data_file or tasks.get(config.task).tfds_name, last_started=time.strftime("%Y-%m-%dT%H:%M:%S"))
+                     dataset=tasks.create(config).dataset_name(), last_started=time.strftime("%Y-%m-%dT%H:%M:%S"))
   try:
     keras.backend.clear_session()  # a grid runs many models in one process: start each from a clean slate
     keras.utils.set_random_seed(config.training.seed)

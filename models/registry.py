@@ -9,6 +9,8 @@ import dataclasses
 from engine.errors import UserError
 
 CELLS = ("rnn", "lstm", "gru")
+KINDS = ("recurrent", "naive", "linear")   # naive and linear: the forecasting baselines every RNN is compared with
+ATTENTIONS = ("none", "additive", "multiplicative")
 POOLINGS = ("last", "max", "mean", "max_mean", "attention")
 EMBEDDING_DROPOUTS = ("word", "channel")
 
@@ -26,6 +28,8 @@ class ModelSpec:
   embedding_dim: int = 128      # token inputs only
   pooling: str = "last"         # many_to_one: how the sequence becomes one vector
   embedding_dropout: str = "word"  # what --dropout drops of token embeddings: whole words, or channels
+  attention: str = "none"       # seq2seq: how the decoder reads the encoder's outputs (Bahdanau / Luong scores)
+  kind: str = "recurrent"       # naive | linear: a non-recurrent baseline (models/baselines.py)
 
   def validate(self):
     """Raises UserError naming the first impossible field."""
@@ -33,6 +37,10 @@ class ModelSpec:
       raise UserError(f"cell={self.cell!r} is unknown; choose one of {', '.join(CELLS)}.")
     if self.pooling not in POOLINGS:
       raise UserError(f"--pooling={self.pooling} is unknown; choose one of {', '.join(POOLINGS)}.")
+    if self.attention not in ATTENTIONS:
+      raise UserError(f"--attention={self.attention} is unknown; choose one of {', '.join(ATTENTIONS)}.")
+    if self.kind not in KINDS:
+      raise ValueError(f"kind={self.kind!r} is unknown; choose one of {', '.join(KINDS)}")
     if self.embedding_dropout not in EMBEDDING_DROPOUTS:
       raise UserError(f"--embedding_dropout={self.embedding_dropout} is unknown; choose one of "
                       f"{', '.join(EMBEDDING_DROPOUTS)}.")
@@ -62,6 +70,12 @@ for _cell in CELLS:
   register(f"bi{_cell}", cell=_cell, bidirectional=True)
   register(f"stacked_{_cell}", cell=_cell, layers=2)
   register(f"stacked_bi{_cell}", cell=_cell, bidirectional=True, layers=2)
+  register(f"{_cell}_attention", cell=_cell, attention="additive")
+  register(f"bi{_cell}_attention", cell=_cell, bidirectional=True, attention="additive")
+
+# Forecasting baselines (models/baselines.py): repeat the last value; DLinear's linear map over the window.
+register("naive", kind="naive")
+register("linear", kind="linear")
 
 
 def names() -> list[str]:

@@ -4,13 +4,14 @@ A new task is a Task subclass (tasks/base.py) added with `register`, or one row 
 """
 
 from engine.errors import UserError
+from tasks.forecast import Forecast
 from tasks.mnist import Mnist
 from tasks.mnist_drawing import MnistDrawing
 from tasks.sentiment import Sentiment
 from tasks.textgen import TextGeneration
 
 Mnist.variants = {"one_to_many": MnistDrawing}
-_TASKS = {task.name: task for task in (Sentiment, Mnist, TextGeneration)}
+_TASKS = {task.name: task for task in (Sentiment, Mnist, TextGeneration, Forecast)}
 
 
 def register(task_class):

@@ -12,6 +12,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from engine.errors import UserError
+
 
 @dataclasses.dataclass(frozen=True)
 class IOSpec:
@@ -25,6 +27,9 @@ class IOSpec:
   stateful_batch: int | None = None   # carry recurrent state across batches of exactly this size (truncated BPTT)
   condition_classes: int | None = None  # one_to_many: how many labels the "one" input can take
   input_dropout: bool = True  # whether --dropout also drops inputs (whole tokens, or features)
+  decoder_vocab: int | None = None   # seq2seq: ids the decoder reads (0 = padding)
+  decoder_length: int | None = None  # seq2seq: decoder steps (None: variable)
+  window: object = None  # forecasting: a models.forecaster.WindowSpec; the model maps windows to forecasts
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +64,12 @@ class Task(abc.ABC):
   @classmethod
   def check_model(cls, spec, topology):
     """Raises UserError when this task cannot use the preset (e.g. generation needs a causal model)."""
+    if spec.kind != "recurrent":
+      raise UserError(f"--model={spec.name} is a forecasting baseline; --task={cls.name} needs a recurrent preset.")
+
+  def dataset_name(self):
+    """What the run reads, for metrics.json: the user's file or the tfds dataset."""
+    return self.data.data_file or self.tfds_name
 
   @abc.abstractmethod
   def check_data(self):

@@ -77,6 +77,7 @@ class TextGeneration(Task):
 
   @classmethod
   def check_model(cls, spec, topology):
+    super().check_model(spec, topology)
     if spec.bidirectional:
       raise UserError(f"--model={spec.name} is bidirectional: it reads the text after each character, so it "
                       "cannot generate. Use a unidirectional preset (rnn, lstm, gru or stacked_*).")

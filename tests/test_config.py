@@ -39,7 +39,17 @@ def test_config_json_round_trip_and_diff():
   assert config.differing_fields(a.to_json(), b.to_json()) == ["model.units: 128 -> 7"]
 
 
-def test_every_preset_resolves_for_every_task():
-  for task in ("sentiment", "mnist"):
+def test_every_preset_resolves_for_every_task_or_says_why_not():
+  for task in ("sentiment", "mnist", "forecast"):
     for name in models.names():
-      assert config.resolve(task, name).model.name == name
+      spec = models.get(name)
+      if spec.attention != "none":
+        with pytest.raises(UserError, match=f"--model={name} with attention=additive needs a decoder"):
+          config.resolve(task, name)
+        if task == "forecast":
+          assert config.resolve(task, name, "seq2seq").model.name == name
+      elif spec.kind != "recurrent" and task != "forecast":
+        with pytest.raises(UserError, match=f"--model={name} is a forecasting baseline"):
+          config.resolve(task, name)
+      else:
+        assert config.resolve(task, name).model.name == name

@@ -1,0 +1,221 @@
+"""Long-horizon time-series forecasting (tfds `ett`, or a user's --data_file CSV) under the published protocol.
+
+The protocol of Informer / DLinear / PatchTST / SegRNN (tasks/series_protocol.py): chronological
+12/4/4-month split for ETT (70/10/20 % for another series), a scaler fitted on the training span,
+stride-1 windows of --input_length steps forecasting the next --horizon steps, every test window
+counted, MSE and MAE on the scaled values. --features picks the mode: M (every column -> every
+column), S (--target -> --target) or MS (every column -> --target).
+
+The model maps scaled windows to scaled forecasts (models/forecaster.py: per-window normalisation,
+channel independence and segments around any preset, or the naive / linear baselines). The export
+takes raw windows [N, input_length, columns] in original units and returns [N, horizon, targets] in
+original units: the scaler is inside it.
+"""
+
+import json
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from engine.errors import UserError
+from engine.files import write_text_atomic
+from models.forecaster import NORMS, WindowSpec
+from tasks import series_csv, series_protocol, tfds_data
+from tasks.base import IOSpec, Option, Task
+from tasks.builders.ett.ett import COLUMNS as ETT_COLUMNS  # importing it registers the tfds builder
+
+ETT = {"ett/h1": ("ETTh1.csv", 24), "ett/h2": ("ETTh2.csv", 24), "ett/m1": ("ETTm1.csv", 96)}  # file, steps a day
+FEATURES = ("M", "S", "MS")
+
+
+class Forecast(Task):
+  name = "forecast"
+  tfds_name = "ett"
+  topologies = ("many_to_one", "many_to_many", "seq2seq")
+  monitor = ("mse", "min")
+  reads_data_file = True
+  options = {
+      "dataset": Option("ett/h1", "forecast: the tfds ETT series (ignored with --data_file).", tuple(ETT)),
+      "input_length": Option(336, "forecast: steps each window reads (the look-back)."),
+      "horizon": Option(96, "forecast: steps forecast after each window (published: 96, 192, 336, 720)."),
+      "features": Option("M", "forecast: M (all columns -> all), S (--target -> --target) or MS (all -> --target).",
+                         FEATURES),
+      "target": Option("OT", "forecast: the column(s) forecast in S and MS modes, comma-separated."),
+      "time_column": Option("date", "forecast: the time column of a --data_file CSV."),
+      "columns": Option("", "forecast: the value columns of a --data_file CSV, comma-separated (default: all but "
+                            "the time column)."),
+      "window_norm": Option("last", "forecast: per-window normalisation: last (subtract the window's last value), "
+                                    "revin (standardise each window) or none.", NORMS),
+      "channel_independent": Option(True, "forecast: read every column as its own series with shared weights."),
+      "segment_length": Option(48, "forecast: steps per recurrent step (SegRNN's segments; 1: every step)."),
+  }
+
+  def __init__(self, data, options=None):
+    super().__init__(data, options)
+    self._series = None
+    self.scaler = None
+
+  @classmethod
+  def check_model(cls, spec, topology):
+    if spec.kind != "recurrent" and topology != cls.topologies[0]:
+      raise UserError(f"--model={spec.name} is a baseline without a recurrent core, so --topology={topology} does "
+                      "not apply to it; leave --topology unset.")
+
+  def dataset_name(self):
+    return self.data.data_file or self.options["dataset"]
+
+  # -- data -------------------------------------------------------------------------------------
+
+  def check_data(self):
+    for name in ("input_length", "horizon", "segment_length"):
+      if self.options[name] < 1:
+        raise UserError(f"--{name}={self.options[name]} is invalid; it must be >= 1.")
+    values, _ = self.series()
+    length, horizon = self.options["input_length"], self.options["horizon"]
+    for split, span in self.spans().items():
+      if series_protocol.window_count(span, length, horizon) < 1:
+        raise UserError(
+            f"{self.dataset_name()} has {len(values)} rows, too few for one {split} window of --input_length={length} "
+            f"+ --horizon={horizon} steps (the {split} span is rows {max(span.start, 0)}-{span.end}). Lower "
+            "--input_length or --horizon, or use a longer series.")
+
+  def series(self):
+    """(values [rows, columns] float32, column names), in time order."""
+    if self._series is None:
+      if self.data.data_file:
+        columns = [c.strip() for c in self.options["columns"].split(",") if c.strip()]
+        self._series = series_csv.read(self.data.data_file, self.options["time_column"], columns)
+      else:
+        name = self.options["dataset"]
+        example = next(iter(tfds_data.load(name, "full", self.data, (ETT[name][0],), supervised=False)))
+        self._series = example["values"].numpy(), list(ETT_COLUMNS)
+      self._check_targets(self._series[1])
+    return self._series
+
+  def _targets(self):
+    return [c.strip() for c in self.options["target"].split(",") if c.strip()]
+
+  def _check_targets(self, names):
+    if self.options["features"] == "M":
+      return
+    missing = [t for t in self._targets() if t not in names]
+    if missing or not self._targets():
+      raise UserError(f"--target={self.options['target']} names no column of {self.dataset_name()} "
+                      f"({', '.join(missing) or 'empty'}); its columns are: {', '.join(names)}.")
+
+  def columns(self):
+    """(the columns the model reads, the columns it forecasts)."""
+    _, names = self.series()
+    mode = self.options["features"]
+    if mode == "M":
+      return names, names
+    targets = self._targets()
+    return (targets if mode == "S" else names), targets
+
+  def spans(self):
+    values, _ = self.series()
+    length = self.options["input_length"]
+    if self.data.data_file:
+      return series_protocol.ratio_spans(len(values), length)
+    return series_protocol.ett_spans(length, ETT[self.options["dataset"]][1])
+
+  def _inputs(self):
+    """The values of the columns the model reads, unscaled."""
+    values, names = self.series()
+    read, _ = self.columns()
+    return values[:, [names.index(c) for c in read]]
+
+  def tuned_defaults(self, spec):
+    if spec.kind == "linear":   # DLinear's ETT settings
+      return {"batch_size": 32, "learning_rate": 5e-3, "epochs": 10, "patience": 3}
+    if spec.kind == "naive":
+      return {"epochs": 1}
+    # Measured in docs/results.md: SegRNN's recipe at a CPU-sized width; the models overfit after a few epochs.
+    return {"units": 256, "dropout": 0.5, "embedding_dim": 32, "batch_size": 32, "learning_rate": 1e-3,
+            "lr_decay": 0.9, "epochs": 10, "patience": 3}
+
+  def _fit_scaler(self):
+    train = self.spans()["train"]
+    return series_protocol.Scaler.fit(self._inputs()[train.start:train.end])
+
+  def _target_indices(self):
+    read, forecast = self.columns()
+    return [read.index(c) for c in forecast]
+
+  def prepare(self, artifacts_dir, batch_size=None):
+    read, forecast = self.columns()
+    path = os.path.join(artifacts_dir, "scaler.json")
+    if os.path.exists(path):   # a resumed run keeps the scaler its model was trained with
+      with open(path, encoding="utf-8") as f:
+        saved = json.load(f)
+      self.scaler = series_protocol.Scaler(np.array(saved["mean"], np.float32), np.array(saved["scale"], np.float32))
+    else:
+      self.scaler = self._fit_scaler()
+      write_text_atomic(path, json.dumps({"columns": read, "mean": self.scaler.mean.tolist(),
+                                          "scale": self.scaler.scale.tolist()}))
+    self._scaled = tf.constant(self.scaler.transform(self._inputs()).astype(np.float32))
+    window = WindowSpec(self.options["input_length"], self.options["horizon"], len(read),
+                        tuple(self._target_indices()), self.options["segment_length"], self.options["window_norm"],
+                        self.options["channel_independent"])
+    return IOSpec("features", len(read), len(forecast), input_name="window",
+                  sequence_length=self.options["input_length"], input_dropout=False, window=window)
+
+  def _windows(self, split, series, batch_size, shuffle_seed=None):
+    """Batches of (windows [b, input_length, columns], targets [b, horizon, targets]) of `series`, in time order."""
+    length, horizon = self.options["input_length"], self.options["horizon"]
+    span = self.spans()[split]
+    starts = tf.data.Dataset.range(span.start, span.start + series_protocol.window_count(span, length, horizon))
+    if shuffle_seed is not None:
+      starts = starts.shuffle(1 << 20, seed=shuffle_seed, reshuffle_each_iteration=False)
+    targets = tf.gather(series, self._target_indices(), axis=1)
+
+    def cut(start):
+      return (tf.gather(series, start[:, None] + tf.range(length, dtype=tf.int64)),
+              tf.gather(targets, start[:, None] + length + tf.range(horizon, dtype=tf.int64)))
+
+    return starts.batch(batch_size).map(cut, tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+  def dataset(self, split, batch_size, shuffle_seed=None):
+    return self._windows(split, self._scaled, batch_size, shuffle_seed)
+
+  # -- loss and metrics -------------------------------------------------------------------------
+
+  def per_example_loss(self, targets, outputs):
+    return tf.reduce_mean(tf.square(outputs - targets), axis=[1, 2])
+
+  def metrics(self):
+    return {"mse": keras.metrics.MeanSquaredError(name="mse"), "mae": keras.metrics.MeanAbsoluteError(name="mae")}
+
+  # -- serving ----------------------------------------------------------------------------------
+
+  def serving_endpoint(self, model):
+    length, channels = self.options["input_length"], len(self.columns()[0])
+    mean, scale = (tf.constant(v, tf.float32) for v in (self.scaler.mean, self.scaler.scale))
+    target_mean, target_scale = tf.gather(mean, self._target_indices()), tf.gather(scale, self._target_indices())
+    columns = ",".join(self.columns()[0])
+
+    def serve(window):
+      checks = [
+          tf.debugging.assert_equal(tf.shape(window)[1:], [length, channels],
+                                    message=f"window must be [N, {length}, {channels}]: {length} steps (input_length) "
+                                            f"of the columns {columns}"),
+          tf.debugging.assert_all_finite(window, message="window holds NaN or Inf values"),
+      ]
+      with tf.control_dependencies(checks):
+        forecast = model((window - mean) / scale, training=False)
+      return {"forecast": forecast * target_scale + target_mean}
+
+    return serve, [tf.TensorSpec([None, None, None], tf.float32, name="window")], []
+
+  def evaluate_served(self, served, batch_size):
+    """Test MSE / MAE on the protocol's scale (the training span's), of forecasts the export makes from raw windows."""
+    squared = absolute = count = 0.0
+    target_scale = (self.scaler or self._fit_scaler()).scale[self._target_indices()]
+    for windows, targets in self._windows("test", tf.constant(self._inputs()), batch_size):
+      errors = (served(windows)["forecast"].numpy() - targets.numpy()) / target_scale
+      squared += float(np.square(errors).sum())
+      absolute += float(np.abs(errors).sum())
+      count += errors.size
+    return {"mse": squared / count, "mae": absolute / count}

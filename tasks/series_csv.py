@@ -1,0 +1,46 @@
+"""A user's own time series: a CSV file with a header, one row per time step in time order."""
+
+import csv
+
+import numpy as np
+
+from engine.errors import UserError
+
+
+def read(path, time_column, columns=()):
+  """(values float32 [rows, columns], column names): `columns`, or every column but the time column."""
+  try:
+    with open(path, newline="", encoding="utf-8") as f:
+      rows = list(csv.reader(f))
+  except FileNotFoundError:
+    raise UserError(f"--data_file={path} does not exist.") from None
+  except UnicodeDecodeError as e:
+    raise UserError(f"--data_file={path} is not UTF-8 text (byte {e.start}: {e.reason}).") from None
+  if not rows:
+    raise UserError(f"--data_file={path} is empty; it needs a header line and one row per time step.")
+  header = [name.strip() for name in rows[0]]
+  if time_column not in header:
+    raise UserError(f"--data_file={path} has no time column {time_column!r} (--time_column); its columns are: "
+                    f"{', '.join(header)}.")
+  names = list(columns) or [name for name in header if name != time_column]
+  missing = [name for name in names if name not in header]
+  if missing:
+    raise UserError(f"--data_file={path} has no column {', '.join(map(repr, missing))}; its columns are: "
+                    f"{', '.join(header)}.")
+  if not names:
+    raise UserError(f"--data_file={path} has only the time column {time_column!r}; it needs value columns.")
+  indices = [header.index(name) for name in names]
+  values = np.empty((len(rows) - 1, len(names)), np.float32)
+  for line, row in enumerate(rows[1:], start=2):
+    if len(row) != len(header):
+      raise UserError(f"--data_file={path}, line {line}: {len(row)} fields where the header has {len(header)}.")
+    for j, i in enumerate(indices):
+      try:
+        values[line - 2, j] = float(row[i])
+      except ValueError:
+        raise UserError(f"--data_file={path}, line {line}, column {names[j]!r}: {row[i]!r} is not a number "
+                        "(missing values must be filled in first).") from None
+  if not np.isfinite(values).all():
+    line = int(np.argwhere(~np.isfinite(values))[0, 0]) + 2
+    raise UserError(f"--data_file={path}, line {line}: NaN or Inf values cannot be forecast; fill them in first.")
+  return values, names

@@ -1,0 +1,231 @@
+"""The forecast task: the protocol on a user's CSV, the forecaster's invariants, baselines, export, errors."""
+
+import dataclasses
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import models
+import tasks
+from engine import config, export, run
+from engine.errors import UserError
+from engine.loop import Trainer
+from engine.run_dir import RunDir
+from models.forecaster import WindowSpec
+from tasks.base import DataConfig, IOSpec
+from tests.conftest import SHARED, run_cli
+
+SMALL = {"input_length": 24, "horizon": 6, "segment_length": 8}
+
+
+def write_csv(path, values, names=None, time_column="date"):
+  values = np.asarray(values, np.float64).reshape(len(values), -1)
+  names = names or [f"c{j}" for j in range(values.shape[1])]
+  with open(path, "w", encoding="utf-8") as f:
+    f.write(",".join([time_column, *names]) + "\n")
+    for i, row in enumerate(values):
+      f.write(",".join([f"t{i}", *(repr(float(v)) for v in row)]) + "\n")
+  return str(path)
+
+
+def sines(rows=400, seed=None):
+  """Two noiseless periodic columns (periods 24 and 12), the second on another scale and level."""
+  t = np.arange(rows)
+  return np.stack([np.sin(2 * np.pi * t / 24), 5 + 2 * np.cos(2 * np.pi * t / 12)], axis=1)
+
+
+def make_task(csv, model="gru", topology=None, overrides=None, **options):
+  resolved = config.resolve("forecast", model, topology, overrides=overrides,
+                            data=DataConfig(data_file=csv), options={**SMALL, **options})
+  task = tasks.create(resolved)
+  task.check_data()
+  return resolved, task
+
+
+def batches_of(task, split, batch_size=8):
+  inputs, targets = zip(*[(x.numpy(), y.numpy()) for x, y in task.dataset(split, batch_size)])
+  return np.concatenate(inputs), np.concatenate(targets)
+
+
+def test_window_borders_and_counts_follow_the_protocol(tmp_path):
+  """200 rows, 70/10/20: train rows 0-139, validation targets 140-159, test targets 160-199; stride 1, all counted."""
+  csv = write_csv(tmp_path / "rows.csv", np.arange(200.0), names=["x"])
+  _, task = make_task(csv)
+  task.prepare(str(tmp_path))
+  expected = {"train": (0, 140 - 24 - 6 + 1), "validation": (140 - 24, 15), "test": (160 - 24, 35)}
+  for split, (first_row, count) in expected.items():
+    inputs, targets = batches_of(task, split)
+    rows = np.rint(task.scaler.inverse(inputs[..., 0:1])[..., 0]).astype(int)
+    target_rows = np.rint(task.scaler.inverse(targets[..., 0:1])[..., 0]).astype(int)
+    assert len(inputs) == count, split
+    np.testing.assert_array_equal(rows[:, 0], first_row + np.arange(count))       # stride 1, in order
+    np.testing.assert_array_equal(target_rows[:, 0], rows[:, -1] + 1)             # targets follow the window
+    assert target_rows.min() >= {"train": 0, "validation": 140, "test": 160}[split]
+  assert target_rows[-1, -1] == 199   # the last test window forecasts the last row
+
+
+def test_the_scaler_never_sees_validation_or_test_rows(tmp_path):
+  values = np.concatenate([np.linspace(0, 1, 140), np.full(60, 1e6)])
+  _, task = make_task(write_csv(tmp_path / "jump.csv", values, names=["x"]))
+  task.prepare(str(tmp_path))
+  np.testing.assert_allclose(task.scaler.mean, [np.linspace(0, 1, 140).mean()], rtol=1e-6)
+  np.testing.assert_allclose(task.scaler.scale, [np.linspace(0, 1, 140).std()], rtol=1e-5)
+
+
+def test_modes_pick_the_columns_read_and_forecast(tmp_path):
+  csv = write_csv(tmp_path / "three.csv", np.random.default_rng(0).normal(size=(200, 3)), names=["a", "b", "OT"])
+  for mode, read, forecast in (("M", ["a", "b", "OT"], ["a", "b", "OT"]), ("S", ["OT"], ["OT"]),
+                               ("MS", ["a", "b", "OT"], ["OT"])):
+    _, task = make_task(csv, features=mode)
+    assert task.columns() == (read, forecast)
+    os.makedirs(tmp_path / mode)
+    io = task.prepare(str(tmp_path / mode))
+    inputs, targets = batches_of(task, "test")
+    assert inputs.shape[1:] == (24, len(read)) and targets.shape[1:] == (6, len(forecast)) and io.output_size == len(forecast)
+
+
+def _train(resolved, task, path):
+  model = models.build(resolved.model, resolved.topology, task.prepare(path))
+  trainer = Trainer(model, task, resolved, RunDir(path))
+  trainer.fit()
+  return model, trainer
+
+
+def test_a_gru_learns_a_noiseless_sine_to_near_zero_error(tmp_path):
+  csv = write_csv(tmp_path / "sine.csv", sines(600))
+  resolved, task = make_task(csv, overrides={"units": 32, "dropout": 0.0, "learning_rate": 5e-3, "epochs": 15,
+                                             "batch_size": 16})
+  _, trainer = _train(resolved, task, str(tmp_path))
+  assert trainer.evaluate("test")["mse"] < 0.01
+
+
+CASES = [("rnn", "many_to_one"), ("lstm", "many_to_many"), ("gru", "seq2seq"), ("bilstm", "many_to_one"),
+         ("stacked_gru", "many_to_many"), ("stacked_bilstm", "seq2seq"), ("gru_attention", "seq2seq"),
+         ("bilstm_attention", "seq2seq"), ("naive", None), ("linear", None)]
+
+
+@pytest.mark.parametrize("preset,topology", CASES)
+def test_presets_train_on_every_forecast_topology(preset, topology, tmp_path):
+  csv = write_csv(tmp_path / "sine.csv", sines(200))
+  resolved, task = make_task(csv, preset, topology, overrides={"units": 8, "embedding_dim": 4, "epochs": 1,
+                                                               "dropout": 0.1},
+                             channel_independent=preset != "gru")
+  model, trainer = _train(resolved, task, str(tmp_path))
+  figures = trainer.evaluate("test")
+  assert np.isfinite(figures["mse"]) and figures["mse"] == pytest.approx(figures["loss"], rel=1e-5)
+  assert (int(trainer.loop.step) > 0) == (preset != "naive")
+
+
+def test_multiplicative_attention_is_a_flag_away(tmp_path):
+  resolved, _ = make_task(write_csv(tmp_path / "s.csv", sines(200)), "gru_attention", "seq2seq",
+                          overrides={"attention": "multiplicative"})
+  assert resolved.model.attention == "multiplicative"
+
+
+def _forecaster(norm, channel_independent, kind="gru"):
+  window = WindowSpec(16, 5, 3, (0, 1, 2), segment_length=4, norm=norm, channel_independent=channel_independent)
+  spec = dataclasses.replace(models.get(kind), units=6)
+  return models.build(spec, "many_to_one", IOSpec("features", 3, 3, input_name="window", window=window))
+
+
+@pytest.mark.parametrize("norm", ["last", "revin"])
+def test_per_window_normalisation_moves_the_forecast_with_the_window(norm):
+  model = _forecaster(norm, True)
+  x = tf.random.stateless_normal([4, 16, 3], seed=[1, 2])
+  np.testing.assert_allclose(model(x + 7.0), model(x) + 7.0, atol=1e-4)
+  if norm == "revin":
+    np.testing.assert_allclose(model(x * 3.0), model(x) * 3.0, atol=1e-4)
+
+
+def test_channel_independence_reads_each_channel_alone():
+  model = _forecaster("none", True)
+  x = tf.random.stateless_normal([2, 16, 3], seed=[3, 4])
+  changed = tf.concat([x[..., :1], x[..., 1:] * 5 + 1], axis=-1)
+  np.testing.assert_allclose(model(changed)[..., 0], model(x)[..., 0], atol=1e-6)
+  assert not np.allclose(_forecaster("none", False)(changed)[..., 0], _forecaster("none", False)(x)[..., 0])
+
+
+def test_the_naive_baseline_repeats_the_last_value():
+  x = tf.random.stateless_normal([2, 16, 3], seed=[5, 6])
+  np.testing.assert_allclose(_forecaster("none", False, "naive")(x), tf.repeat(x[:, -1:], 5, axis=1))
+
+
+def test_export_serves_raw_windows_in_original_units(tmp_path):
+  csv = write_csv(tmp_path / "sine.csv", sines(300))
+  resolved, task = make_task(csv, overrides={"units": 8, "epochs": 2})
+  path = str(tmp_path / "run")
+  metrics = run.train_and_export(resolved, path)
+  served, saved_config = export.load(path)
+  assert saved_config["options"]["input_length"] == 24
+  raw = sines(300)[200:224][None].astype(np.float32)    # one window of raw values
+  forecast = served(window=tf.constant(raw))["forecast"].numpy()
+  model = models.build(resolved.model, resolved.topology, task.prepare(path))
+  model.load_weights(os.path.join(path, "best.weights.h5"))
+  expected = task.scaler.inverse(model(task.scaler.transform(raw).astype(np.float32)).numpy())
+  np.testing.assert_allclose(forecast, expected, rtol=1e-4, atol=1e-4)
+  assert forecast.shape == (1, 6, 2) and abs(forecast[..., 1].mean() - 5) < 2   # original units: level 5
+  served_figures = task.evaluate_served(served, 7)
+  assert served_figures["mse"] == pytest.approx(metrics["test"]["mse"], rel=1e-4)
+  assert served_figures["mae"] == pytest.approx(metrics["test"]["mae"], rel=1e-4)
+  with pytest.raises(tf.errors.InvalidArgumentError, match=r"window must be \[N, 24, 2\]"):
+    served(window=tf.zeros([1, 20, 2]))
+  with pytest.raises(tf.errors.InvalidArgumentError, match="NaN or Inf"):
+    served(window=tf.fill([1, 24, 2], np.nan))
+
+
+@pytest.mark.parametrize("content,options,message", [
+    ("date,a,b\nt0,1,2\nt1,1,x\n", {}, r"line 3, column 'b': 'x' is not a number"),
+    ("date,a,b\nt0,1,\n", {}, r"line 2, column 'b': '' is not a number"),
+    ("when,a\nt0,1\n", {}, r"has no time column 'date' \(--time_column\); its columns are: when, a"),
+    ("date,a,b\n" + "t,1,2\n" * 300, {"columns": "a,c"}, r"has no column 'c'; its columns are: date, a, b"),
+    ("date,a,b\n" + "t,1,2\n" * 300, {"features": "S", "target": "OT"}, r"--target=OT names no column"),
+    ("date,a\n" + "t,1\n" * 50, {}, r"50 rows, too few for one validation window of --input_length=24 \+ "
+                                     r"--horizon=6 steps"),
+    ("date,a\n" + "t,1\n" * 300, {"horizon": 0}, r"--horizon=0 is invalid; it must be >= 1"),
+], ids=["not_a_number", "missing_value", "no_time_column", "no_such_column", "no_such_target", "too_short",
+        "bad_horizon"])
+def test_a_bad_series_gets_one_clear_message(tmp_path, content, options, message):
+  path = tmp_path / "bad.csv"
+  path.write_text(content)
+  with pytest.raises(UserError, match=message):
+    make_task(str(path), **options)
+
+
+def test_impossible_model_and_topology_pairs_are_refused():
+  with pytest.raises(UserError, match="--model=naive is a baseline .* --topology=seq2seq does not apply"):
+    config.resolve("forecast", "naive", "seq2seq")
+  with pytest.raises(UserError, match="--window_norm=mean is invalid; choose one of: last, revin, none"):
+    config.resolve("forecast", "gru", options={"window_norm": "mean"})
+
+
+@pytest.mark.skipif(not os.path.exists(os.path.join(SHARED, "datasets", "ett_small", "ETTh1.csv")),
+                    reason="no ../shared/datasets/ett_small")
+def test_etth1_windows_match_the_published_protocol(tmp_path):
+  """ETTh1, 336 -> 96: 8,209 / 2,785 / 2,785 windows (Informer's loaders), 7 columns in and out."""
+  resolved = config.resolve("forecast", "naive", data=DataConfig(
+      data_dir=str(tmp_path), manual_dir=os.path.join(SHARED, "datasets", "ett_small")))
+  task = tasks.create(resolved)
+  task.check_data()
+  task.prepare(str(tmp_path))
+  counts = {split: sum(int(y.shape[0]) for _, y in task.dataset(split, 1024)) for split in ("train", "validation", "test")}
+  assert counts == {"train": 8209, "validation": 2785, "test": 2785}
+
+
+def test_train_and_evaluate_from_the_command_line(tmp_path):
+  csv = write_csv(tmp_path / "sine.csv", sines(300))
+  run_dir = str(tmp_path / "run")
+  flags = ["--task=forecast", f"--data_file={csv}", "--input_length=24", "--horizon=6", "--segment_length=8"]
+  trained = run_cli("train.py", "--model=linear", f"--model_dir={run_dir}", "--epochs=1", *flags)
+  assert trained.returncode == 0, trained.stderr
+  metrics = json.load(open(os.path.join(run_dir, "metrics.json")))
+  assert metrics["dataset"] == csv and set(metrics["test"]) == {"loss", "mse", "mae"}
+  evaluated = run_cli("evaluate.py", f"--model_dir={run_dir}")
+  assert evaluated.returncode == 0, evaluated.stderr
+  assert json.loads(evaluated.stdout)["test"]["mse"] == pytest.approx(metrics["test"]["mse"], rel=1e-4)
+  refused = run_cli("train.py", "--model=gru", f"--model_dir={tmp_path / 'other'}", *flags[:-1], "--target=nope",
+                    "--features=S")
+  assert refused.returncode == 2 and "--target=nope names no column" in refused.stderr
+  assert not os.path.exists(tmp_path / "other")

@@ -85,7 +85,7 @@ def resolve(task_name, model_name, topology=None, overrides=None, data=DataConfi
   if data.data_file and not task.reads_data_file:
     raise UserError(f"--task={task_name} does not read --data_file; it reads tfds {task.tfds_name!r} "
                     "(--data_dir / --manual_dir).")
-  options = _resolve_options(task, options)
+  options = _resolve_options(task, options, task.tuned_options(preset))
   tuned = task(data, options).tuned_defaults(preset)
   settings = {**TRAINING_DEFAULTS, **{f: getattr(preset, f) for f in MODEL_FIELDS}, **tuned, **overrides}
   unknown = set(settings) - set(TRAINING_DEFAULTS) - set(MODEL_FIELDS)
@@ -99,8 +99,9 @@ def resolve(task_name, model_name, topology=None, overrides=None, data=DataConfi
   return RunConfig(task=task_name, topology=topology, model=spec, training=training, data=data, options=options)
 
 
-def _resolve_options(task, given):
-  """The task's options: its defaults, replaced by the flags given; a flag it does not have is an error."""
+def _resolve_options(task, given, tuned=None):
+  """The task's options: its defaults (or its tuned ones for the preset), replaced by the flags given; a flag it
+  does not have is an error."""
   given = {k: v for k, v in (given or {}).items() if v is not None}
   for name, value in given.items():
     if name not in task.options:
@@ -110,7 +111,8 @@ def _resolve_options(task, given):
     choices = task.options[name].choices
     if choices and value not in choices:
       raise UserError(f"--{name}={value} is invalid; choose one of: {', '.join(map(str, choices))}.")
-  return {name: given.get(name, option.default) for name, option in task.options.items()}
+  defaults = {name: option.default for name, option in task.options.items()} | (tuned or {})
+  return {name: given.get(name, defaults[name]) for name in task.options}
 
 
 def differing_fields(old: dict, new: dict, prefix=""):

@@ -79,6 +79,11 @@ class Task(abc.ABC):
     """The best known model and training settings of this task for a preset (flags override)."""
     return {}
 
+  @classmethod
+  def tuned_options(cls, spec) -> dict:
+    """Task options whose best known value depends on the preset (flags override)."""
+    return {}
+
   @abc.abstractmethod
   def prepare(self, artifacts_dir, batch_size=None) -> IOSpec:
     """Fits (or reloads from artifacts_dir) preprocessing such as a vocabulary.

@@ -26,7 +26,8 @@ from tasks import series_csv, series_protocol, tfds_data
 from tasks.base import IOSpec, Option, Task
 from tasks.builders.ett.ett import COLUMNS as ETT_COLUMNS  # importing it registers the tfds builder
 
-ETT = {"ett/h1": ("ETTh1.csv", 24), "ett/h2": ("ETTh2.csv", 24), "ett/m1": ("ETTm1.csv", 96)}  # file, steps a day
+ETT = {"ett/h1": ("ETTh1.csv", 24), "ett/h2": ("ETTh2.csv", 24), "ett/m1": ("ETTm1.csv", 96),  # file, steps a day
+       "ett/m2": ("ETTm2.csv", 96)}
 FEATURES = ("M", "S", "MS")
 
 
@@ -47,7 +48,8 @@ class Forecast(Task):
       "columns": Option("", "forecast: the value columns of a --data_file CSV, comma-separated (default: all but "
                             "the time column)."),
       "window_norm": Option("last", "forecast: per-window normalisation: last (subtract the window's last value), "
-                                    "revin (standardise each window) or none.", NORMS),
+                                    "revin (standardise each window) or none (default for --model=linear, as "
+                                    "DLinear).", NORMS),
       "channel_independent": Option(True, "forecast: read every column as its own series with shared weights."),
       "segment_length": Option(48, "forecast: steps per recurrent step (SegRNN's segments; 1: every step)."),
   }
@@ -127,9 +129,13 @@ class Forecast(Task):
     read, _ = self.columns()
     return values[:, [names.index(c) for c in read]]
 
+  @classmethod
+  def tuned_options(cls, spec):
+    return {"window_norm": "none"} if spec.kind == "linear" else {}   # DLinear reads the window as it is
+
   def tuned_defaults(self, spec):
-    if spec.kind == "linear":   # DLinear's ETT settings
-      return {"batch_size": 32, "learning_rate": 5e-3, "epochs": 10, "patience": 3}
+    if spec.kind == "linear":   # DLinear's ETT scripts: the learning rate halves every epoch
+      return {"batch_size": 32, "learning_rate": 5e-3, "lr_decay": 0.5, "epochs": 10, "patience": 3}
     if spec.kind == "naive":
       return {"epochs": 1}
     # Measured in docs/results.md: SegRNN's recipe at a CPU-sized width; the models overfit after a few epochs.

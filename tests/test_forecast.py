@@ -229,3 +229,9 @@ def test_train_and_evaluate_from_the_command_line(tmp_path):
                     "--features=S")
   assert refused.returncode == 2 and "--target=nope names no column" in refused.stderr
   assert not os.path.exists(tmp_path / "other")
+
+
+def test_the_linear_baseline_reads_windows_unnormalised_unless_told():
+  assert config.resolve("forecast", "linear").options["window_norm"] == "none"
+  assert config.resolve("forecast", "gru").options["window_norm"] == "last"
+  assert config.resolve("forecast", "linear", options={"window_norm": "last"}).options["window_norm"] == "last"

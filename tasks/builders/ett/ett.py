@@ -5,8 +5,8 @@ shuffles examples by key at write time, which would scramble rows); the forecast
 chronological train/validation/test borders are the task's business, not the builder's.
 
 Online the CSVs come from the upstream repository; offline put them in --manual_dir (tfds then
-reads manual_dir/<file name> because checksums.tsv lists them). ETTm2 is not pinned here: the
-upstream commit used for the other files was not available to check its checksum.
+reads manual_dir/<file name> because checksums.tsv lists them). ETTm2's checksum is not pinned (its
+file was not available to check), so m2 builds online only, unverified.
 """
 
 import csv
@@ -34,6 +34,7 @@ class Ett(tfds.core.GeneratorBasedBuilder):
       EttConfig(name="h1", file_name="ETTh1.csv", steps_per_day=24, description="transformer 1, hourly"),
       EttConfig(name="h2", file_name="ETTh2.csv", steps_per_day=24, description="transformer 2, hourly"),
       EttConfig(name="m1", file_name="ETTm1.csv", steps_per_day=96, description="transformer 1, every 15 minutes"),
+      EttConfig(name="m2", file_name="ETTm2.csv", steps_per_day=96, description="transformer 2, every 15 minutes"),
   ]
   MANUAL_DOWNLOAD_INSTRUCTIONS = "Put ETTh1.csv, ETTh2.csv and ETTm1.csv (ETDataset's ETT-small/) in manual_dir."
 

@@ -4,6 +4,7 @@
     python evaluate.py --runs=runs/                        # every run below: table + chart
     python evaluate.py --model_dir=runs/textgen/lstm --prime="ROMEO:" --num_chars=500   # and a sample
     python evaluate.py --model_dir=runs/mnist/lstm-one_to_many --classifier=runs/mnist/lstm  # drawn digits
+    python evaluate.py --model_dir=runs/translation/bigru_attention --beam_size=5   # BLEU and sample translations
 
 One run is evaluated through its exported SavedModel on raw test inputs, exactly as it is served.
 """
@@ -34,6 +35,7 @@ flags.DEFINE_string("prime", None, "textgen: print a sample that continues this 
 flags.DEFINE_integer("num_chars", 500, "textgen: characters to sample after --prime.")
 flags.DEFINE_float("temperature", 0.8, "Sampling temperature; 0 is greedy.")
 flags.DEFINE_integer("top_k", 0, "textgen: sample among the k likeliest characters (0: all).")
+flags.DEFINE_integer("beam_size", None, "translation: beam width (default: the run's --beam_size; 1: greedy).")
 flags.DEFINE_string("classifier", None, "mnist one_to_many: an mnist many_to_one run (or export) that reads the "
                     "drawn digits.")
 flags.DEFINE_integer("samples_per_label", 100, "mnist one_to_many: digits drawn per label (the PNG shows the "
@@ -50,7 +52,12 @@ def evaluate_one(path):
   # The data flags of this machine, not those of the training machine; the run's own --data_file by default.
   data = cli.data_config()
   data = dataclasses.replace(data, data_file=data.data_file or run_config.data.data_file)
-  task = tasks.create(dataclasses.replace(run_config, data=data))
+  options = run_config.options
+  if FLAGS.beam_size is not None:
+    if "beam_size" not in options:
+      raise UserError(f"--beam_size applies to translation runs; {path} is a {config['task']} run.")
+    options = {**options, "beam_size": FLAGS.beam_size}
+  task = tasks.create(dataclasses.replace(run_config, data=data, options=options))
   task.check_data()
   if FLAGS.num_chars < 1:
     raise UserError(f"--num_chars={FLAGS.num_chars} is invalid; it must be >= 1.")
@@ -63,6 +70,9 @@ def evaluate_one(path):
     except tf.errors.InvalidArgumentError as e:  # the export's own input checks
       raise UserError(f"--prime={FLAGS.prime!r}: {export.input_error(e)}.") from None
     result["sample"] = FLAGS.prime + sample
+  if hasattr(task, "samples"):
+    result["samples"] = [{"source": s, "reference": r, "translation": t} for s, r, t in task.samples()]
+    result["info"] = task.notes
   if isinstance(task, MnistDrawing):
     result.update(_drawn_digits(task, served, path))
   return result

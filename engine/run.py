@@ -87,13 +87,14 @@ def _train_and_export(config, run, fresh, strategy, restore_from):
     trainer.fit(on_epoch_end=record)
     trainer.restore_best(fallback=restore_from.best_weights)
     validation, test = trainer.evaluate("validation"), trainer.evaluate("test")
+    test |= task.decoded_metrics(model)
     export.export(model, task, config, run.export)
     seconds, speed = trainer.throughput()
     run.update_metrics(
         status="completed", num_params=model.count_params(), epochs_trained=int(trainer.loop.epoch),
         stopped_early=bool(trainer.loop.stopped),
         train_seconds=seconds, train_examples_per_second=speed, validation=validation, test=test,
-        info={"monitor": task.monitor[0],
+        info={**task.notes, "monitor": task.monitor[0],
               "selection": f"weights of the epoch with the best validation {task.monitor[0]}",
               "strategy": f"{type(strategy).__name__} ({strategy.num_replicas_in_sync} replica(s))"})
     log.info("%s: test %s", path, ", ".join(f"{k} {v:.4f}" for k, v in test.items()))

@@ -44,3 +44,79 @@ def continue_sequence(stepper, embed, head, prime_ids, num_steps, pick):
       lambda i, *_: i < num_steps, write,
       (0, prime_ids[-1], states, tf.TensorArray(tf.int32, size=num_steps)))
   return written.stack()
+
+
+def _ban(log_probs, banned):
+  vocab = tf.shape(log_probs)[-1]
+  allowed = tf.reduce_all(tf.range(vocab)[:, None] != tf.constant(banned, tf.int32)[None, :], axis=1)
+  return tf.where(allowed, log_probs, log_probs.dtype.min)
+
+
+def _repeat(structure, times):
+  return tf.nest.map_structure(lambda t: tf.repeat(t, times, axis=0), structure)
+
+
+def beam_search(step, memory, states, start_id, end_id, max_length, beam_size, length_alpha=1.0, banned=(0,)):
+  """Batched beam search: ids [batch, <= max_length], each row the best hypothesis, 0 after its end_id.
+
+  step(tokens [n], states, memory) -> (logits [n, vocab], states), with memory and states [n, ...]
+  per row (n = batch x beam inside). Hypotheses are ranked by their summed log-probability while
+  searching; the best finished one is chosen by that sum over length**length_alpha (length
+  normalisation; 0 turns it off). With beam_size 1 this is greedy decoding.
+  """
+  batch = tf.shape(memory["context"])[0]
+  k = beam_size
+  memory, states = _repeat(memory, k), _repeat(states, k)
+  # Only the first beam is alive at the start, so the first step does not pick one token k times.
+  scores = tf.tile(tf.concat([[0.0], tf.fill([k - 1], -1e9)], axis=0)[None], [batch, 1])
+  ids = tf.zeros([batch, k, 0], tf.int32)
+  finished = tf.zeros([batch, k], tf.bool)
+  lengths = tf.zeros([batch, k], tf.float32)
+  tokens = tf.fill([batch * k], start_id)
+
+  def body(t, tokens, states, scores, ids, finished, lengths):
+    logits, states = step(tokens, states, memory)
+    log_probs = _ban(tf.nn.log_softmax(logits), banned)
+    vocab = tf.shape(log_probs)[-1]
+    log_probs = tf.reshape(log_probs, [batch, k, vocab])
+    # A finished hypothesis only extends with padding, at no cost.
+    only_padding = tf.where(tf.range(vocab) == 0, 0.0, log_probs.dtype.min)
+    log_probs = tf.where(finished[..., None], only_padding[None, None], log_probs)
+    total = tf.reshape(scores[..., None] + log_probs, [batch, k * vocab])
+    scores, best = tf.math.top_k(total, k=k)
+    beam, token = best // vocab, best % vocab
+    rows = tf.reshape(tf.range(batch)[:, None] * k + beam, [-1])
+    states = tf.nest.map_structure(lambda s: tf.gather(s, rows), states)
+    was_finished = tf.gather(finished, beam, batch_dims=1)
+    ids = tf.concat([tf.gather(ids, beam, batch_dims=1), token[..., None]], axis=2)
+    lengths = tf.gather(lengths, beam, batch_dims=1) + tf.cast(~was_finished, tf.float32)
+    finished = was_finished | (token == end_id)
+    return t + 1, tf.reshape(token, [-1]), states, scores, ids, finished, lengths
+
+  _, _, _, scores, ids, finished, lengths = tf.while_loop(
+      lambda t, tokens, states, scores, ids, finished, lengths: (t < max_length) & ~tf.reduce_all(finished),
+      body, (0, tokens, states, scores, ids, finished, lengths),
+      shape_invariants=(tf.TensorShape([]), tf.TensorShape([None]),
+                        tf.nest.map_structure(lambda s: tf.TensorShape([None, *s.shape[1:]]), states),
+                        tf.TensorShape([None, None]), tf.TensorShape([None, None, None]), tf.TensorShape([None, None]),
+                        tf.TensorShape([None, None])))
+  normalised = scores / tf.maximum(lengths, 1.0) ** length_alpha
+  best = tf.argmax(tf.where(finished, normalised, normalised - 1e9), axis=1, output_type=tf.int32)
+  return tf.gather(ids, best, batch_dims=1)
+
+
+def greedy_search(step, memory, states, start_id, end_id, max_length, banned=(0,)):
+  """ids [batch, <= max_length]: the likeliest token at every step, 0 after end_id."""
+  batch = tf.shape(memory["context"])[0]
+
+  def body(t, tokens, states, finished, written):
+    logits, states = step(tokens, states, memory)
+    chosen = tf.argmax(_ban(logits, banned), axis=-1, output_type=tf.int32)
+    chosen = tf.where(finished, 0, chosen)
+    return t + 1, chosen, states, finished | (chosen == end_id), written.write(t, chosen)
+
+  _, _, _, _, written = tf.while_loop(
+      lambda t, tokens, states, finished, written: (t < max_length) & ~tf.reduce_all(finished), body,
+      (0, tf.fill([batch], start_id), states, tf.zeros([batch], tf.bool), tf.TensorArray(tf.int32, size=0,
+                                                                                          dynamic_size=True)))
+  return tf.transpose(written.stack())

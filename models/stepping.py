@@ -11,13 +11,15 @@ import tensorflow as tf
 
 
 class Stepper:
+  """Steps a model's recurrent layers (a keras.Model), or the given ones (a list of keras.layers.RNN)."""
 
-  def __init__(self, model):
-    if any(isinstance(layer, keras.layers.Bidirectional) for layer in model.layers):
-      raise ValueError(f"{model.name} is bidirectional; only a unidirectional stack can be stepped")
-    self.cells = [layer.cell for layer in model.layers if isinstance(layer, keras.layers.RNN)]
+  def __init__(self, model_or_layers):
+    layers = model_or_layers if isinstance(model_or_layers, list) else model_or_layers.layers
+    if any(isinstance(layer, keras.layers.Bidirectional) for layer in layers):
+      raise ValueError("a bidirectional layer cannot be stepped; only a unidirectional stack can")
+    self.cells = [layer.cell for layer in layers if isinstance(layer, keras.layers.RNN)]
     if not self.cells:
-      raise ValueError(f"{model.name} has no recurrent layer")
+      raise ValueError("no recurrent layer to step")
 
   def initial_states(self, batch_size):
     """Zero states: per layer, a list of [batch, size] tensors (two for an LSTM)."""

@@ -9,9 +9,10 @@ from tasks.mnist import Mnist
 from tasks.mnist_drawing import MnistDrawing
 from tasks.sentiment import Sentiment
 from tasks.textgen import TextGeneration
+from tasks.translation import Translation
 
 Mnist.variants = {"one_to_many": MnistDrawing}
-_TASKS = {task.name: task for task in (Sentiment, Mnist, TextGeneration, Forecast)}
+_TASKS = {task.name: task for task in (Sentiment, Mnist, TextGeneration, Forecast, Translation)}
 
 
 def register(task_class):

@@ -59,6 +59,7 @@ class Task(abc.ABC):
 
   def __init__(self, data: DataConfig, options=None):
     self.data = data
+    self.notes = {}   # how figures were made (e.g. sacreBLEU's signature), for metrics.json's info
     self.options = {name: option.default for name, option in self.options.items()} | dict(options or {})
 
   @classmethod
@@ -109,6 +110,10 @@ class Task(abc.ABC):
 
   def extra_endpoints(self, model) -> dict:
     """More endpoints of the export, name -> (function, input_signature); e.g. a scoring one."""
+    return {}
+
+  def decoded_metrics(self, model) -> dict:
+    """Test figures that need the model to generate (e.g. BLEU of its translations), beyond the loop's metrics."""
     return {}
 
   @abc.abstractmethod

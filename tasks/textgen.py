@@ -25,34 +25,12 @@ from models.decoding import continue_sequence, pick_ids
 from models.stepping import Stepper
 from tasks import tfds_data
 from tasks.base import IOSpec, Option, Task
+from tasks.token_loss import PADDING, TokenCrossEntropy, losses_and_mask
 
-PADDING, UNKNOWN = 0, 1     # ids; characters start at 2
+UNKNOWN = 1     # ids: 0 is padding (token_loss.PADDING); characters start at 2
 MANUAL_FILES = ("input.txt",)
 FILE_SPLITS = (0.9, 0.05, 0.05)   # a --data_file: first 90% train, next 5% validation, last 5% test
 MAX_CHARS = 100_000               # most characters one serving call generates
-
-
-class CharacterLoss(keras.metrics.Metric):
-  """Mean cross-entropy per predicted character over a whole split (padding excluded), in nats or bits."""
-
-  def __init__(self, name="nats_per_char", unit=1.0):
-    super().__init__(name=name)
-    self.unit = unit
-    self.total = self.add_variable(shape=(), initializer="zeros", name="total")
-    self.count = self.add_variable(shape=(), initializer="zeros", name="count")
-
-  def update_state(self, targets, logits):
-    losses, mask = _losses_and_mask(targets, logits)
-    self.total.assign_add(tf.reduce_sum(losses * mask))
-    self.count.assign_add(tf.reduce_sum(mask))
-
-  def result(self):
-    return self.total / tf.maximum(self.count, 1.0) * self.unit
-
-
-def _losses_and_mask(targets, logits):
-  losses = keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True)
-  return losses, tf.cast(targets != PADDING, losses.dtype)
 
 
 class TextGeneration(Task):
@@ -171,11 +149,12 @@ class TextGeneration(Task):
   # -- loss and metrics -------------------------------------------------------------------------
 
   def per_example_loss(self, targets, outputs):
-    losses, mask = _losses_and_mask(targets, outputs)
+    losses, mask = losses_and_mask(targets, outputs)
     return tf.reduce_sum(losses * mask, axis=-1) / tf.maximum(tf.reduce_sum(mask, axis=-1), 1.0)
 
   def metrics(self):
-    return {"nats_per_char": CharacterLoss(), "bits_per_char": CharacterLoss("bits_per_char", 1 / math.log(2))}
+    return {"nats_per_char": TokenCrossEntropy("nats_per_char"),
+            "bits_per_char": TokenCrossEntropy("bits_per_char", lambda nats: nats / math.log(2))}
 
   # -- serving ----------------------------------------------------------------------------------
 
@@ -231,7 +210,7 @@ class TextGeneration(Task):
 
       def step(t, states, nats):
         output, states = stepper(embed(ids[:, t]), states)
-        losses, mask = _losses_and_mask(ids[:, t + 1], head(output))
+        losses, mask = losses_and_mask(ids[:, t + 1], head(output))
         return t + 1, states, nats + losses * mask
 
       _, _, nats = tf.while_loop(lambda t, *_: t < steps - 1, step,

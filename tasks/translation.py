@@ -1,0 +1,271 @@
+"""Translation (tfds multi30k, or a user's --data_file of tab-separated pairs): seq2seq, beam search, sacreBLEU.
+
+Words and punctuation marks are the tokens (cased; a word seen fewer than --min_count times in
+training is unknown). Both vocabularies live inside the model's export, which translates raw
+strings. Training is teacher-forced with label smoothing; the test figures are perplexity (teacher
+forced, no smoothing) and sacreBLEU of beam-search translations (cased, and lowercased) against
+the raw reference sentences.
+"""
+
+import collections
+import json
+import os
+
+import keras
+import numpy as np
+import sacrebleu
+import tensorflow as tf
+
+from engine.errors import UserError
+from engine.files import write_text_atomic
+from models.decoding import beam_search
+from models.topologies.seq2seq import DECODER_INPUT, Decoder
+from tasks import tfds_data
+from tasks.base import IOSpec, Option, Task
+from tasks.builders.multi30k.multi30k import FILES as MULTI30K_FILES  # importing it registers the tfds builder
+from tasks.token_loss import PADDING, TokenCrossEntropy, losses_and_mask
+
+UNKNOWN, START, END = 1, 2, 3      # ids; 0 is padding; words start at 4
+LABEL_SMOOTHING = 0.1
+LENGTH_ALPHA = 1.0                 # beam search ranks finished hypotheses by log-probability / length**alpha
+MANUAL_FILES = tuple(f"{stem}.{language}.gz" for stem in MULTI30K_FILES.values() for language in ("de", "en"))
+SOURCE = "source_ids"
+
+
+def tokens_of(text):
+  """Cased words and punctuation marks, split on white space (Unicode letters and digits stay together)."""
+  return tf.strings.split(tf.strings.regex_replace(text, r"([^\pL\pN\s])", r" \1 "))
+
+
+def detokenize(tokens):
+  """[n] ragged tokens -> [n] sentences: joined by spaces, none before closing punctuation or after opening."""
+  text = tf.strings.reduce_join(tokens, axis=-1, separator=" ")
+  text = tf.strings.regex_replace(text, r" ([.,!?;:%)\]}])", r"\1")
+  return tf.strings.regex_replace(text, r"([(\[{]) ", r"\1")
+
+
+class Translation(Task):
+  name = "translation"
+  tfds_name = "multi30k"
+  topologies = ("seq2seq",)
+  monitor = ("perplexity", "min")
+  reads_data_file = True
+  options = {
+      "direction": Option("de-en", "translation: source-target languages of multi30k.", ("de-en", "en-de")),
+      "beam_size": Option(5, "translation: beam width of the test BLEU and of the export's serve (1: greedy)."),
+      "min_count": Option(2, "translation: training occurrences a word needs to enter the vocabulary."),
+      "data_file_split": Option("0.8,0.1,0.1", "translation: train,validation,test shares of a --data_file "
+                                               "(its lines shuffled once, seed 0)."),
+  }
+
+  def __init__(self, data, options=None):
+    super().__init__(data, options)
+    self._pairs = None
+    self.vocabularies = None
+
+  def dataset_name(self):
+    return self.data.data_file or f"{self.tfds_name} ({self.options['direction']})"
+
+  # -- data -------------------------------------------------------------------------------------
+
+  def check_data(self):
+    if self.options["beam_size"] < 1:
+      raise UserError(f"--beam_size={self.options['beam_size']} is invalid; it must be >= 1 (1: greedy).")
+    if self.options["min_count"] < 1:
+      raise UserError(f"--min_count={self.options['min_count']} is invalid; it must be >= 1.")
+    if self.data.data_file:
+      self.pairs()
+    else:
+      tfds_data.ensure_prepared(self.tfds_name, self.data, MANUAL_FILES)
+
+  def _shares(self):
+    text = self.options["data_file_split"]
+    try:
+      shares = [float(x) for x in text.split(",")]
+    except ValueError:
+      shares = []
+    if len(shares) != 3 or min(shares) <= 0 or abs(sum(shares) - 1) > 1e-6:
+      raise UserError(f"--data_file_split={text} is invalid; it must be three positive shares summing to 1, "
+                      "e.g. 0.8,0.1,0.1.")
+    return shares
+
+  def _read_file(self):
+    path = self.data.data_file
+    shares = self._shares()
+    try:
+      with open(path, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    except FileNotFoundError:
+      raise UserError(f"--data_file={path} does not exist.") from None
+    except UnicodeDecodeError as e:
+      raise UserError(f"--data_file={path} is not UTF-8 text (byte {e.start}: {e.reason}).") from None
+    pairs = []
+    for number, line in enumerate(lines, start=1):
+      fields = line.split("\t")
+      if len(fields) < 2 or not fields[0].strip() or not fields[1].strip():
+        raise UserError(f"--data_file={path}, line {number}: expected source<TAB>target (both non-empty; more "
+                        f"columns are ignored), found {line[:80]!r}.")
+      pairs.append((fields[0].strip(), fields[1].strip()))
+    order = np.random.default_rng(0).permutation(len(pairs))
+    ends = np.cumsum([int(round(share * len(pairs))) for share in shares[:2]])
+    splits = dict(zip(("train", "validation", "test"), np.split(order, ends)))
+    if min(len(rows) for rows in splits.values()) < 1:
+      raise UserError(f"--data_file={path} holds {len(pairs)} pairs, too few for train, validation and test "
+                      f"splits of --data_file_split={self.options['data_file_split']}.")
+    return {split: ([pairs[i][0] for i in rows], [pairs[i][1] for i in rows]) for split, rows in splits.items()}
+
+  def pairs(self):
+    """{split: (source sentences, target sentences)}."""
+    if self._pairs is None:
+      if self.data.data_file:
+        self._pairs = self._read_file()
+      else:
+        source, target = self.options["direction"].split("-")
+        self._pairs = {}
+        for split in ("train", "validation", "test"):
+          rows = list(tfds_data.load(self.tfds_name, split, self.data, MANUAL_FILES, supervised=False).as_numpy_iterator())
+          self._pairs[split] = ([r[source].decode("utf-8") for r in rows], [r[target].decode("utf-8") for r in rows])
+    return self._pairs
+
+  def tuned_defaults(self, spec):
+    # TRAPS.md's recipe at a width two CPU cores train in hours; measured in docs/results.md.
+    return {"units": 256, "embedding_dim": 256, "dropout": 0.3, "batch_size": 64, "learning_rate": 2e-3,
+            "lr_decay": 0.85, "clipnorm": 1.0, "epochs": 15, "patience": 3}
+
+  def _count_vocabulary(self, sentences):
+    counts = collections.Counter()
+    for start in range(0, len(sentences), 4096):
+      for row in tokens_of(tf.constant(sentences[start:start + 4096])).to_list():
+        counts.update(token.decode("utf-8") for token in row)
+    return [w for w, c in sorted(counts.items(), key=lambda wc: (-wc[1], wc[0])) if c >= self.options["min_count"]]
+
+  def prepare(self, artifacts_dir, batch_size=None):
+    path = os.path.join(artifacts_dir, "vocabulary.json")
+    if os.path.exists(path):
+      with open(path, encoding="utf-8") as f:
+        self.vocabularies = json.load(f)
+    else:
+      source, target = self.pairs()["train"]
+      self.vocabularies = {"source": self._count_vocabulary(source), "target": self._count_vocabulary(target)}
+      write_text_atomic(path, json.dumps(self.vocabularies, ensure_ascii=False))
+    # ids: 0 padding, 1 unknown, 2 start, 3 end, then words (most frequent first)
+    self.lookups = {side: keras.layers.StringLookup(vocabulary=["<s>", "</s>", *words], mask_token="",
+                                                    num_oov_indices=1, name=f"{side}_words")
+                    for side, words in self.vocabularies.items()}
+    self.target_words = tf.constant(["", "<unk>", "<s>", "</s>", *self.vocabularies["target"]])
+    sizes = {side: len(words) + 4 for side, words in self.vocabularies.items()}
+    return IOSpec("tokens", sizes["source"], sizes["target"], input_name=SOURCE, decoder_vocab=sizes["target"])
+
+  def ids(self, side, sentences):
+    """[n] strings -> ragged [n, words] ids."""
+    return tf.cast(self.lookups[side](tokens_of(sentences)), tf.int32)
+
+  def _teacher_forced(self, sources, targets):
+    """Model inputs and targets: the decoder reads <s> + target and predicts target + </s>."""
+    target_ids = self.ids("target", targets)
+    rows = target_ids.nrows()
+    decoder_inputs = tf.concat([tf.fill([rows, 1], START), target_ids], axis=1)
+    decoder_targets = tf.concat([target_ids, tf.fill([rows, 1], END)], axis=1)
+    inputs = {SOURCE: self.ids("source", sources).to_tensor(), DECODER_INPUT: decoder_inputs.to_tensor()}
+    return inputs, decoder_targets.to_tensor()
+
+  def dataset(self, split, batch_size, shuffle_seed=None):
+    sources, targets = self.pairs()[split]
+    ds = tf.data.Dataset.from_tensor_slices((sources, targets))
+    if shuffle_seed is not None:
+      ds = ds.shuffle(len(sources), seed=shuffle_seed, reshuffle_each_iteration=False)
+    return ds.batch(batch_size).map(self._teacher_forced, tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+  # -- loss and metrics -------------------------------------------------------------------------
+
+  def per_example_loss(self, targets, outputs):
+    """Label-smoothed cross-entropy summed over each row's tokens, scaled so the batch mean is per token."""
+    log_probs = tf.nn.log_softmax(outputs)
+    nll = -tf.gather(log_probs, targets, batch_dims=2)
+    smoothed = (1 - LABEL_SMOOTHING) * nll - LABEL_SMOOTHING * tf.reduce_mean(log_probs, axis=-1)
+    mask = tf.cast(targets != PADDING, smoothed.dtype)
+    tokens_per_row = tf.reduce_sum(mask) / tf.cast(tf.shape(targets)[0], smoothed.dtype)
+    return tf.reduce_sum(smoothed * mask, axis=1) / tf.maximum(tokens_per_row, 1.0)
+
+  def metrics(self):
+    return {"perplexity": TokenCrossEntropy("perplexity", tf.exp)}
+
+  # -- translating ------------------------------------------------------------------------------
+
+  def _translator(self, model):
+    """(sentences [n], beam_size) -> translations [n], inside the graph."""
+    decoder = Decoder(model, SOURCE)
+
+    def translate(source, beam_size):
+      ids = self.ids("source", source)
+      checks = [tf.debugging.assert_positive(ids.row_lengths(), message="every source sentence needs a word "
+                                                                        "(an empty string cannot be translated)"),
+                tf.debugging.assert_positive(beam_size, message="beam_size must be >= 1")]
+      with tf.control_dependencies(checks):
+        ids, beam_size = ids.to_tensor(), tf.identity(beam_size)
+      memory, states = decoder.start(ids)
+      out = beam_search(decoder.step, memory, states, START, END, max_length=tf.shape(ids)[1] * 2 + 10,
+                        beam_size=beam_size, length_alpha=LENGTH_ALPHA, banned=(PADDING, UNKNOWN, START))
+      words = tf.ragged.boolean_mask(tf.gather(self.target_words, out), out > END)
+      return {"translation": detokenize(words)}
+
+    return translate
+
+  def _scorer(self, model):
+    def score(source, target):
+      """Teacher-forced nats of each target (its words and </s>) given its source, and how many tokens that is."""
+      inputs, targets = self._teacher_forced(source, target)
+      losses, mask = losses_and_mask(targets, model(inputs, training=False))
+      return {"nats": tf.reduce_sum(losses * mask, axis=1), "tokens": tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)}
+
+    return score
+
+  def serving_endpoint(self, model):
+    translate, beam = self._translator(model), self.options["beam_size"]
+    return ((lambda source: translate(source, tf.constant(beam))), [tf.TensorSpec([None], tf.string, name="source")],
+            list(self.lookups.values()))
+
+  def extra_endpoints(self, model):
+    return {"translate": (self._translator(model), [tf.TensorSpec([None], tf.string, name="source"),
+                                                    tf.TensorSpec([], tf.int32, name="beam_size")]),
+            "score": (self._scorer(model), [tf.TensorSpec([None], tf.string, name="source"),
+                                            tf.TensorSpec([None], tf.string, name="target")])}
+
+  def bleu(self, translate, split="test", batch_size=100):
+    """Cased and lowercased sacreBLEU of `translate` (sentences -> translations) on a split, and the signatures."""
+    sources, references = self.pairs()[split]
+    hypotheses = []
+    for start in range(0, len(sources), batch_size):
+      batch = translate(tf.constant(sources[start:start + batch_size]))
+      hypotheses += [t.decode("utf-8") for t in batch.numpy()]
+    cased, lowercase = sacrebleu.BLEU(), sacrebleu.BLEU(lowercase=True)
+    figures = {"bleu": cased.corpus_score(hypotheses, [references]).score,
+               "bleu_lowercase": lowercase.corpus_score(hypotheses, [references]).score}
+    self.notes = {"bleu": f"{cased.get_signature()} beam {self.options['beam_size']}",
+                  "bleu_lowercase": f"{lowercase.get_signature()} beam {self.options['beam_size']}"}
+    return figures, hypotheses
+
+  def decoded_metrics(self, model):
+    translate = tf.function(self._translator(model), reduce_retracing=True)
+    beam = tf.constant(self.options["beam_size"])
+    figures, _ = self.bleu(lambda source: translate(source, beam)["translation"])
+    return figures
+
+  def evaluate_served(self, served, batch_size):
+    """Test BLEU (beam --beam_size) and perplexity through the export's translate and score endpoints."""
+    beam = tf.constant(self.options["beam_size"])
+    figures, self.hypotheses = self.bleu(
+        lambda source: served.translate(source=source, beam_size=beam)["translation"], batch_size=batch_size)
+    sources, references = self.pairs()["test"]
+    nats = tokens = 0.0
+    for start in range(0, len(sources), batch_size):
+      scored = served.score(source=tf.constant(sources[start:start + batch_size]),
+                            target=tf.constant(references[start:start + batch_size]))
+      nats += float(tf.reduce_sum(scored["nats"]))
+      tokens += float(tf.reduce_sum(scored["tokens"]))
+    return {**figures, "perplexity": float(np.exp(nats / tokens))}
+
+  def samples(self, count=5):
+    """(source, reference, translation) of the first test sentences, after evaluate_served."""
+    sources, references = self.pairs()["test"]
+    return list(zip(sources, references, self.hypotheses))[:count]

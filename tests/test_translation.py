@@ -1,0 +1,146 @@
+"""Translation: seq2seq learns a toy language pair, beam search, the exported translator, bad inputs."""
+
+import dataclasses
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import models
+import tasks
+from engine import config, export, run
+from engine.errors import UserError
+from models.decoding import beam_search, greedy_search
+from models.topologies.seq2seq import Decoder
+from tasks.base import DataConfig, IOSpec
+from tasks.translation import detokenize, tokens_of
+from tests.conftest import SHARED
+
+WORDS = "zero one two three four five six seven eight nine".split()
+NUMBERS = "null eins zwei drei vier fünf sechs sieben acht neun".split()
+
+
+def reversal_pairs(n, seed=0):
+  """German number words -> the English ones in reverse order (a copy task that needs attention or memory)."""
+  rng = np.random.default_rng(seed)
+  lines = []
+  for _ in range(n):
+    digits = rng.integers(0, 10, rng.integers(2, 6))
+    lines.append(" ".join(NUMBERS[d] for d in digits) + " .\t" + " ".join(WORDS[d] for d in digits[::-1]) + " .")
+  return "\n".join(lines) + "\n"
+
+
+def make(tmp_path, model="gru_attention", overrides=None, pairs=1500, **options):
+  path = tmp_path / "pairs.tsv"
+  path.write_text(reversal_pairs(pairs), encoding="utf-8")
+  resolved = config.resolve("translation", model, overrides={"units": 32, "embedding_dim": 16, "dropout": 0.0,
+                                                             "batch_size": 32, "epochs": 1, **(overrides or {})},
+                            data=DataConfig(data_file=str(path)), options=options)
+  task = tasks.create(resolved)
+  task.check_data()
+  return resolved, task
+
+
+def test_tokens_split_punctuation_and_keep_umlauts_and_detokenize_back():
+  tokens = tokens_of(tf.constant(["Ein Mann, der fünf Äpfel isst."]))
+  assert [t.decode() for t in tokens.to_list()[0]] == ["Ein", "Mann", ",", "der", "fünf", "Äpfel", "isst", "."]
+  assert detokenize(tokens).numpy()[0].decode() == "Ein Mann, der fünf Äpfel isst."
+
+
+def test_a_malformed_line_is_named(tmp_path):
+  path = tmp_path / "bad.tsv"
+  path.write_text("hallo\thello\textra column ignored\nno tab here\n", encoding="utf-8")
+  resolved = config.resolve("translation", "gru", data=DataConfig(data_file=str(path)))
+  with pytest.raises(UserError, match=r"line 2: expected source<TAB>target .* found 'no tab here'"):
+    tasks.create(resolved).check_data()
+
+
+def test_bad_options_are_refused(tmp_path):
+  with pytest.raises(UserError, match="--data_file_split=0.5,0.5 is invalid; it must be three positive shares"):
+    make(tmp_path, data_file_split="0.5,0.5")
+  with pytest.raises(UserError, match="--beam_size=0 is invalid"):
+    make(tmp_path, beam_size=0)
+
+
+def _decoder(spec_name, topology_io, seed=0):
+  import keras
+  keras.utils.set_random_seed(seed)
+  spec = dataclasses.replace(models.get(spec_name), units=8, embedding_dim=6)
+  return models.build(spec, "seq2seq", topology_io)
+
+
+@pytest.mark.parametrize("preset", ["gru", "stacked_lstm", "bigru_attention", "lstm_attention"])
+def test_beam_search_of_width_one_is_greedy_and_the_stepped_decoder_is_the_model(preset):
+  io = IOSpec("tokens", 20, 15, input_name="source_ids", decoder_vocab=15)
+  model = _decoder(preset, io)
+  source = tf.constant([[5, 6, 7, 0], [9, 4, 0, 0], [3, 3, 3, 3]])
+  decoder = Decoder(model, "source_ids")
+  memory, states = decoder.start(source)
+  greedy = greedy_search(decoder.step, memory, states, 2, 3, max_length=9, banned=(0, 1, 2))
+  beam = beam_search(decoder.step, memory, states, 2, 3, max_length=9, beam_size=1, banned=(0, 1, 2))
+  np.testing.assert_array_equal(greedy, beam)
+  # Stepping the decoder over a target gives the logits the teacher-forced model gives.
+  target = tf.constant([[2, 7, 8, 9], [2, 4, 0, 0], [2, 5, 6, 7]])
+  expected = model({"source_ids": source, "decoder_inputs": target}, training=False)
+  stepped = []
+  for t in range(4):
+    logits, states = decoder.step(target[:, t], states, memory)
+    stepped.append(logits)
+  np.testing.assert_allclose(tf.stack(stepped, axis=1)[0], expected[0], atol=1e-5)
+  np.testing.assert_allclose(tf.stack(stepped, axis=1)[1, :2], expected[1, :2], atol=1e-5)
+
+
+def test_a_wider_beam_never_finds_a_worse_translation_than_greedy_on_its_own_score():
+  io = IOSpec("tokens", 20, 12, input_name="source_ids", decoder_vocab=12)
+  model = _decoder("gru", io, seed=3)
+  decoder = Decoder(model, "source_ids")
+  source = tf.constant([[5, 6, 7, 8], [9, 4, 11, 0]])
+  memory, states = decoder.start(source)
+
+  def log_prob(ids):
+    inputs = tf.concat([tf.fill([2, 1], 2), ids[:, :-1]], axis=1)
+    logits = model({"source_ids": source, "decoder_inputs": inputs}, training=False)
+    picked = tf.gather(tf.nn.log_softmax(logits), ids, batch_dims=2)
+    return tf.reduce_sum(tf.where(ids > 0, picked, 0.0), axis=1)
+
+  greedy = beam_search(decoder.step, memory, states, 2, 3, max_length=6, beam_size=1, length_alpha=0.0)
+  wide = beam_search(decoder.step, memory, states, 2, 3, max_length=6, beam_size=4, length_alpha=0.0)
+  ends = lambda ids: tf.reduce_any(ids == 3, axis=1).numpy()
+  both = ends(greedy) & ends(wide)
+  assert (log_prob(wide).numpy()[both] >= log_prob(greedy).numpy()[both] - 1e-5).all()
+
+
+def test_seq2seq_learns_to_translate_a_toy_language_pair_and_exports_a_translator(tmp_path):
+  resolved, task = make(tmp_path, overrides={"epochs": 12, "learning_rate": 1e-2, "lr_decay": 1.0}, beam_size=3)
+  path = str(tmp_path / "run")
+  metrics = run.train_and_export(resolved, path)
+  assert metrics["test"]["bleu"] > 90, metrics["test"]
+  assert "nrefs:1|case:mixed" in metrics["info"]["bleu"] and "beam 3" in metrics["info"]["bleu"]
+  served, _ = export.load(path)
+  out = served(source=tf.constant(["eins zwei drei .", "neun acht ."]))["translation"].numpy()
+  assert [o.decode() for o in out] == ["three two one.", "eight nine."]
+  evaluate_task = tasks.create(resolved)
+  evaluate_task.check_data()
+  figures = evaluate_task.evaluate_served(served, 64)
+  assert figures["bleu"] == pytest.approx(metrics["test"]["bleu"], abs=1e-6)
+  assert figures["perplexity"] == pytest.approx(metrics["test"]["perplexity"], rel=1e-3)
+  with pytest.raises(tf.errors.InvalidArgumentError, match="every source sentence needs a word"):
+    served(source=tf.constant(["eins", ""]))
+  with pytest.raises(tf.errors.InvalidArgumentError, match="beam_size must be >= 1"):
+    served.translate(source=tf.constant(["eins"]), beam_size=tf.constant(0))
+
+
+@pytest.mark.skipif(not os.path.exists(os.path.join(SHARED, "datasets", "multi30k", "train.de.gz")),
+                    reason="no ../shared/datasets/multi30k")
+def test_multi30k_builds_offline_and_reads_both_directions(tmp_path):
+  data = DataConfig(data_dir=str(tmp_path), manual_dir=os.path.join(SHARED, "datasets", "multi30k"))
+  task = tasks.create(config.resolve("translation", "gru", data=data))
+  task.check_data()
+  pairs = task.pairs()
+  assert {split: len(p[0]) for split, p in pairs.items()} == {"train": 29000, "validation": 1014, "test": 1000}
+  sources, targets = pairs["test"]
+  assert sources[0] == "Ein Mann mit einem orangefarbenen Hut, der etwas anstarrt."
+  assert targets[0] == "A man in an orange hat starring at something."
+  reverse = tasks.create(config.resolve("translation", "gru", data=data, options={"direction": "en-de"}))
+  assert reverse.pairs()["test"] == (targets, sources)

@@ -1,8 +1,11 @@
-"""File writes that a crash cannot half-finish: write a temp file beside the target, then rename."""
+"""File writes that a crash cannot half-finish (write a temp file beside the target, then rename), and reading a
+user's data file with one clear error."""
 
 import json
 import os
 import tempfile
+
+from engine.errors import UserError
 
 
 def write_text_atomic(path, text):
@@ -25,3 +28,16 @@ def write_json_atomic(path, obj):
 def read_json(path):
   with open(path, encoding="utf-8") as f:
     return json.load(f)
+
+
+def read_data_file(path, newline=None):
+  """The whole text of --data_file; a missing or non-UTF-8 file is a UserError naming it."""
+  try:
+    with open(path, encoding="utf-8", newline=newline) as f:
+      return f.read()
+  except FileNotFoundError:
+    raise UserError(f"--data_file={path} does not exist.") from None
+  except IsADirectoryError:
+    raise UserError(f"--data_file={path} is a directory; pass a file.") from None
+  except UnicodeDecodeError as e:
+    raise UserError(f"--data_file={path} is not UTF-8 text (byte {e.start}: {e.reason}).") from None

@@ -1,21 +1,17 @@
 """A user's own time series: a CSV file with a header, one row per time step in time order."""
 
 import csv
+import io
 
 import numpy as np
 
 from engine.errors import UserError
+from engine.files import read_data_file
 
 
 def read(path, time_column, columns=()):
   """(values float32 [rows, columns], column names): `columns`, or every column but the time column."""
-  try:
-    with open(path, newline="", encoding="utf-8") as f:
-      rows = list(csv.reader(f))
-  except FileNotFoundError:
-    raise UserError(f"--data_file={path} does not exist.") from None
-  except UnicodeDecodeError as e:
-    raise UserError(f"--data_file={path} is not UTF-8 text (byte {e.start}: {e.reason}).") from None
+  rows = list(csv.reader(io.StringIO(read_data_file(path, newline=""))))
   if not rows:
     raise UserError(f"--data_file={path} is empty; it needs a header line and one row per time step.")
   header = [name.strip() for name in rows[0]]

@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from engine.errors import UserError
-from engine.files import write_text_atomic
+from engine.files import read_data_file, write_text_atomic
 from models.decoding import continue_sequence, pick_ids
 from models.stepping import Stepper
 from tasks import tfds_data
@@ -78,13 +78,7 @@ class TextGeneration(Task):
 
   def _split_file(self):
     path = self.data.data_file
-    try:
-      with open(path, encoding="utf-8") as f:
-        text = f.read()
-    except FileNotFoundError:
-      raise UserError(f"--data_file={path} does not exist.") from None
-    except UnicodeDecodeError as e:
-      raise UserError(f"--data_file={path} is not UTF-8 text (byte {e.start}: {e.reason}).") from None
+    text = read_data_file(path)
     train_end = int(len(text) * FILE_SPLITS[0])
     validation_end = int(len(text) * sum(FILE_SPLITS[:2]))
     texts = {"train": text[:train_end], "validation": text[train_end:validation_end], "test": text[validation_end:]}

@@ -17,7 +17,7 @@ import sacrebleu
 import tensorflow as tf
 
 from engine.errors import UserError
-from engine.files import write_text_atomic
+from engine.files import read_data_file, write_text_atomic
 from models.decoding import beam_search
 from models.topologies.seq2seq import DECODER_INPUT, Decoder
 from tasks import tfds_data
@@ -92,13 +92,7 @@ class Translation(Task):
   def _read_file(self):
     path = self.data.data_file
     shares = self._shares()
-    try:
-      with open(path, encoding="utf-8") as f:
-        lines = f.read().splitlines()
-    except FileNotFoundError:
-      raise UserError(f"--data_file={path} does not exist.") from None
-    except UnicodeDecodeError as e:
-      raise UserError(f"--data_file={path} is not UTF-8 text (byte {e.start}: {e.reason}).") from None
+    lines = read_data_file(path).splitlines()
     pairs = []
     for number, line in enumerate(lines, start=1):
       fields = line.split("\t")

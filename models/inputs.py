@@ -3,6 +3,13 @@
 import keras
 
 
+def embedding_dropout(x, spec, prefix=""):
+  """--dropout on embeddings [batch, steps, dim]: whole words, or whole channels (--embedding_dropout)."""
+  # word: the same words vanish from every channel; channel: the same channels vanish at every step.
+  shape = (None, None, 1) if spec.embedding_dropout == "word" else (None, 1, spec.embedding_dim)
+  return keras.layers.Dropout(spec.dropout, noise_shape=shape, name=f"{prefix}{spec.embedding_dropout}_dropout")(x)
+
+
 def input_and_features(spec, io):
   """Returns (keras.Input, the tensor the recurrent stack reads); --dropout applies to inputs too.
 
@@ -14,9 +21,7 @@ def input_and_features(spec, io):
     inputs = keras.Input(shape=(io.sequence_length,), batch_size=io.stateful_batch, dtype="int32", name=io.input_name)
     x = keras.layers.Embedding(io.input_size, spec.embedding_dim, mask_zero=True, name="embedding")(inputs)
     if spec.dropout and io.input_dropout:
-      # word: the same words vanish from every channel; channel: the same channels vanish at every step.
-      shape = (None, None, 1) if spec.embedding_dropout == "word" else (None, 1, spec.embedding_dim)
-      x = keras.layers.Dropout(spec.dropout, noise_shape=shape, name=f"{spec.embedding_dropout}_dropout")(x)
+      x = embedding_dropout(x, spec)
     return inputs, x
   if io.input_kind == "features":
     inputs = keras.Input(shape=(io.sequence_length, io.input_size), batch_size=io.stateful_batch, dtype="float32",

@@ -1,6 +1,7 @@
 """Translation: seq2seq learns a toy language pair, beam search, the exported translator, bad inputs."""
 
 import dataclasses
+import json
 import os
 
 import numpy as np
@@ -15,7 +16,7 @@ from models.decoding import beam_search, greedy_search
 from models.topologies.seq2seq import Decoder
 from tasks.base import DataConfig, IOSpec
 from tasks.translation import detokenize, tokens_of
-from tests.conftest import SHARED
+from tests.conftest import SHARED, run_cli
 
 WORDS = "zero one two three four five six seven eight nine".split()
 NUMBERS = "null eins zwei drei vier fünf sechs sieben acht neun".split()
@@ -27,7 +28,7 @@ def reversal_pairs(n, seed=0):
   lines = []
   for _ in range(n):
     digits = rng.integers(0, 10, rng.integers(2, 6))
-    lines.append(" ".join(NUMBERS[d] for d in digits) + " .\t" + " ".join(WORDS[d] for d in digits[::-1]) + " .")
+    lines.append(" ".join(NUMBERS[d] for d in digits) + ".\t" + " ".join(WORDS[d] for d in digits[::-1]) + ".")
   return "\n".join(lines) + "\n"
 
 
@@ -111,10 +112,17 @@ def test_a_wider_beam_never_finds_a_worse_translation_than_greedy_on_its_own_sco
   assert (log_prob(wide).numpy()[both] >= log_prob(greedy).numpy()[both] - 1e-5).all()
 
 
-def test_seq2seq_learns_to_translate_a_toy_language_pair_and_exports_a_translator(tmp_path):
-  resolved, task = make(tmp_path, overrides={"epochs": 12, "learning_rate": 1e-2, "lr_decay": 1.0}, beam_size=3)
+@pytest.fixture(scope="module")
+def toy_run(tmp_path_factory):
+  """A gru_attention run trained on the toy pair: (resolved config, run directory, metrics)."""
+  tmp_path = tmp_path_factory.mktemp("toy")
+  resolved, _ = make(tmp_path, overrides={"epochs": 12, "learning_rate": 1e-2, "lr_decay": 1.0}, beam_size=3)
   path = str(tmp_path / "run")
-  metrics = run.train_and_export(resolved, path)
+  return resolved, path, run.train_and_export(resolved, path)
+
+
+def test_seq2seq_learns_to_translate_a_toy_language_pair_and_exports_a_translator(toy_run):
+  resolved, path, metrics = toy_run
   assert metrics["test"]["bleu"] > 90, metrics["test"]
   assert "nrefs:1|case:mixed" in metrics["info"]["bleu"] and "beam 3" in metrics["info"]["bleu"]
   served, _ = export.load(path)
@@ -144,3 +152,15 @@ def test_multi30k_builds_offline_and_reads_both_directions(tmp_path):
   assert targets[0] == "A man in an orange hat starring at something."
   reverse = tasks.create(config.resolve("translation", "gru", data=data, options={"direction": "en-de"}))
   assert reverse.pairs()["test"] == (targets, sources)
+
+
+def test_evaluate_prints_bleu_and_sample_translations_at_any_beam(toy_run):
+  resolved, path, metrics = toy_run
+  evaluated = run_cli("evaluate.py", f"--model_dir={path}", "--beam_size=1")
+  assert evaluated.returncode == 0, evaluated.stderr
+  result = json.loads(evaluated.stdout)
+  assert result["test"]["bleu"] > 90 and "beam 1" in result["info"]["bleu"]
+  sample = result["samples"][0]
+  assert set(sample) == {"source", "reference", "translation"} and sample["translation"] == sample["reference"]
+  refused = run_cli("evaluate.py", f"--model_dir={path}", "--beam_size=0")
+  assert refused.returncode == 2 and "--beam_size=0 is invalid" in refused.stderr

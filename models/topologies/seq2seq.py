@@ -17,7 +17,7 @@ for greedy and beam search.
 import keras
 import tensorflow as tf
 
-from models.inputs import input_and_features
+from models.inputs import embedding_dropout, input_and_features
 from models.recurrent import recurrent_layer
 from models.stepping import Stepper
 
@@ -72,6 +72,8 @@ def build(spec, io):
   decoder_inputs = keras.Input(shape=(io.decoder_length,), dtype="int32", name=DECODER_INPUT)
   y = keras.layers.Embedding(io.decoder_vocab, spec.embedding_dim, mask_zero=True,
                              name="decoder_embedding")(decoder_inputs)
+  if spec.dropout and io.input_dropout:
+    y = embedding_dropout(y, spec, prefix="decoder_")
   y = keras.layers.Concatenate(name="decoder_step_inputs")([y, keras.ops.zeros_like(y[..., :1]) + context[:, None]])
   units = spec.units * (2 if spec.bidirectional else 1)
   for i in range(spec.layers):

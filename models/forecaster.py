@@ -52,7 +52,10 @@ def normalise(x, norm):
 def _recurrent_core(x, spec, topology, io, window):
   """[batch, input_length, c] -> [batch, horizon, c], reading segments."""
   segment, c = window.segment_length, x.shape[-1]
-  steps, out_steps = window.input_length // segment, math.ceil(window.horizon / segment)
+  pad = -window.input_length % segment   # a window that is not whole segments gets its first value repeated in front
+  if pad:
+    x = keras.ops.concatenate([keras.ops.repeat(x[:, :1], pad, axis=1), x], axis=1)
+  steps, out_steps = (window.input_length + pad) // segment, math.ceil(window.horizon / segment)
   segments = keras.ops.reshape(x, (-1, steps, segment * c))
   core_io = dataclasses.replace(io, input_size=segment * c, sequence_length=steps, input_dropout=False, window=None)
   if topology == "many_to_one":
@@ -67,7 +70,7 @@ def _recurrent_core(x, spec, topology, io, window):
   elif topology == "seq2seq":
     core = seq2seq.build(spec, dataclasses.replace(core_io, output_size=segment * c, decoder_vocab=out_steps + 1,
                                                    decoder_length=out_steps))
-    positions = keras.ops.ones_like(segments[:, :out_steps, 0], dtype="int32") * keras.ops.arange(1, out_steps + 1)
+    positions = keras.ops.ones_like(segments[:, :1, 0], dtype="int32") * keras.ops.arange(1, out_steps + 1)
     forecast = core({io.input_name: segments, seq2seq.DECODER_INPUT: positions})
   else:
     raise ValueError(f"forecasting has no topology {topology!r}")

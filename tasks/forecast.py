@@ -41,7 +41,8 @@ class Forecast(Task):
       "dataset": Option("ett/h1", "forecast: the tfds ETT series (ignored with --data_file).", tuple(ETT)),
       "input_length": Option(336, "forecast: steps each window reads (the look-back)."),
       "horizon": Option(96, "forecast: steps forecast after each window (published: 96, 192, 336, 720)."),
-      "features": Option("M", "forecast: M (all columns -> all), S (--target -> --target) or MS (all -> --target).",
+      "features": Option("M", "forecast: M (all columns -> all), S (--target -> --target) or MS (all -> --target; "
+                              "the other columns only inform the target with --channel_independent=false).",
                          FEATURES),
       "target": Option("OT", "forecast: the column(s) forecast in S and MS modes, comma-separated."),
       "time_column": Option("date", "forecast: the time column of a --data_file CSV."),

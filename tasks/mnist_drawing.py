@@ -41,6 +41,7 @@ class MnistDrawing(Mnist):
 
   @classmethod
   def check_model(cls, spec, topology):
+    super().check_model(spec, topology)
     if spec.bidirectional:
       raise UserError(f"--model={spec.name} is bidirectional: it reads later rows to draw earlier ones, so it "
                       "cannot draw. Use a unidirectional preset (rnn, lstm, gru or stacked_*).")

@@ -11,7 +11,8 @@ from engine.files import read_data_file
 
 def read(path, time_column, columns=()):
   """(values float32 [rows, columns], column names): `columns`, or every column but the time column."""
-  rows = list(csv.reader(io.StringIO(read_data_file(path, newline=""))))
+  text = read_data_file(path, newline="").removeprefix("\ufeff")   # a byte-order mark is not part of the header
+  rows = [row for row in csv.reader(io.StringIO(text)) if row]      # blank lines carry no time step
   if not rows:
     raise UserError(f"--data_file={path} is empty; it needs a header line and one row per time step.")
   header = [name.strip() for name in rows[0]]

@@ -148,6 +148,15 @@ def test_channel_independence_reads_each_channel_alone():
   assert not np.allclose(_forecaster("none", False)(changed)[..., 0], _forecaster("none", False)(x)[..., 0])
 
 
+@pytest.mark.parametrize("topology", ["many_to_one", "many_to_many", "seq2seq"])
+def test_windows_of_part_segments_and_horizons_longer_than_the_window(topology):
+  """30 steps in 8-step segments (the first value repeated in front), 50 steps out: more segments out than in."""
+  window = WindowSpec(30, 50, 2, (0, 1), segment_length=8)
+  spec = dataclasses.replace(models.get("gru"), units=4, embedding_dim=3)
+  model = models.build(spec, topology, IOSpec("features", 2, 2, input_name="window", window=window))
+  assert model(tf.zeros([3, 30, 2])).shape == (3, 50, 2)
+
+
 def test_the_naive_baseline_repeats_the_last_value():
   x = tf.random.stateless_normal([2, 16, 3], seed=[5, 6])
   np.testing.assert_allclose(_forecaster("none", False, "naive")(x), tf.repeat(x[:, -1:], 5, axis=1))
@@ -176,6 +185,14 @@ def test_export_serves_raw_windows_in_original_units(tmp_path):
     served(window=tf.fill([1, 24, 2], np.nan))
 
 
+def test_a_byte_order_mark_and_blank_lines_are_read_as_nothing(tmp_path):
+  path = tmp_path / "excel.csv"
+  path.write_text("\ufeffdate,a\n" + "".join(f"t{i},{i}\n\n" for i in range(300)), encoding="utf-8")
+  _, task = make_task(str(path))
+  values, names = task.series()
+  assert names == ["a"] and values.shape == (300, 1) and values[-1, 0] == 299
+
+
 @pytest.mark.parametrize("content,options,message", [
     ("date,a,b\nt0,1,2\nt1,1,x\n", {}, r"line 3, column 'b': 'x' is not a number"),
     ("date,a,b\nt0,1,\n", {}, r"line 2, column 'b': '' is not a number"),
@@ -197,6 +214,8 @@ def test_a_bad_series_gets_one_clear_message(tmp_path, content, options, message
 def test_impossible_model_and_topology_pairs_are_refused():
   with pytest.raises(UserError, match="--model=naive is a baseline .* --topology=seq2seq does not apply"):
     config.resolve("forecast", "naive", "seq2seq")
+  with pytest.raises(UserError, match="--model=linear is a forecasting baseline; --task=mnist needs a recurrent"):
+    config.resolve("mnist", "linear", "one_to_many")
   with pytest.raises(UserError, match="--window_norm=mean is invalid; choose one of: last, revin, none"):
     config.resolve("forecast", "gru", options={"window_norm": "mean"})
 

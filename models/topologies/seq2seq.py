@@ -58,7 +58,8 @@ def _attention_layers(spec, units):
 def _attend(layers, decoded, encoded, keys, encoded_mask=None):
   query = layers["query"](decoded)
   value_and_key = [encoded, keys] if keys is not None else [encoded]
-  # In the training graph Keras passes the masks itself; a stepped decoder passes the source's.
+  # The source's padding, passed explicitly (not left to Keras' mask propagation) so that training and the
+  # stepped decoder attend to the same positions.
   masks = {} if encoded_mask is None else {"mask": [None, encoded_mask]}
   context = layers["score"]([query, *value_and_key], **masks)
   return layers["mix"](keras.ops.concatenate([decoded, context], axis=-1))
@@ -83,7 +84,8 @@ def build(spec, io):
   attention = _attention_layers(spec, units)
   if attention:
     keys = attention["key"](encoded) if "key" in attention else None
-    y = _attend(attention, y, encoded, keys)
+    source_mask = keras.ops.not_equal(inputs, 0) if io.input_kind == "tokens" else None
+    y = _attend(attention, y, encoded, keys, source_mask)
   if spec.dropout:
     y = keras.layers.Dropout(spec.dropout, name="head_dropout")(y)
   outputs = keras.layers.Dense(io.output_size, name="head")(y)
@@ -131,8 +133,9 @@ class Decoder:
     return memory, states
 
   def step(self, tokens, states, memory):
-    x = tf.concat([tf.gather(self.embedding, tokens), memory["context"]], axis=-1)
+    context = memory["context"]   # float16 under --mixed_precision, like every layer output
+    x = tf.concat([tf.cast(tf.gather(self.embedding, tokens), context.dtype), context], axis=-1)
     output, states = self.stepper(x, states)
     if self.attention:
       output = _attend(self.attention, output[:, None], memory["encoded"], memory.get("keys"), memory["mask"])[:, 0]
-    return self.head(output), states
+    return tf.cast(self.head(output), tf.float32), states

@@ -27,12 +27,12 @@ def _figure(value, digits=4):
 
 def table(runs):
   metric_names = sorted({name for r in runs for name in (r.get("test") or {})})
-  header = ["run", "task", "model", "topology", "params", *[f"test {m}" for m in metric_names], "train min",
+  header = ["run", "task", "dataset", "model", "topology", "params", *[f"test {m}" for m in metric_names], "train min",
             "examples/s", "status"]
   lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
   for r in runs:
     test = r.get("test") or {}
-    cells = [r["run"], r.get("task", "?"), r.get("model", "?"), r.get("topology", "?"), _figure(r.get("num_params")),
+    cells = [r["run"], r.get("task", "?"), r.get("dataset", "?"), r.get("model", "?"), r.get("topology", "?"), _figure(r.get("num_params")),
              *[_figure(test.get(m)) for m in metric_names],
              _figure((r.get("train_seconds") or 0) / 60, 3), _figure(r.get("train_examples_per_second")),
              r.get("status", "?")]

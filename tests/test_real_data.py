@@ -50,6 +50,6 @@ def test_mnist_grid_train_evaluate_compare(tmp_path):
   result = run_cli("evaluate.py", f"--runs={root}")
   assert result.returncode == 0, result.stderr[-3000:]
   table = (root / "comparison.md").read_text()
-  assert "| mnist | lstm | many_to_one |" in table and "| mnist | gru | many_to_one |" in table
+  assert "| mnist | mnist | lstm | many_to_one |" in table and "| mnist | mnist | gru | many_to_one |" in table
   assert (root / "comparison.png").stat().st_size > 1000
   assert os.path.isdir(root / "mnist" / "lstm" / "logs" / "train")

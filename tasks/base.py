@@ -56,6 +56,7 @@ class Task(abc.ABC):
   options: ClassVar[dict[str, Option]] = {}  # task-specific flags
   reads_data_file: ClassVar[bool] = False     # whether --data_file can replace the tfds dataset
   variants: ClassVar[dict[str, type]] = {}    # topology -> the Task subclass that serves it, when not this one
+  causal_because: ClassVar[str] = ""          # why the task needs a unidirectional model (generation), if it does
 
   def __init__(self, data: DataConfig, options=None):
     self.data = data
@@ -67,6 +68,9 @@ class Task(abc.ABC):
     """Raises UserError when this task cannot use the preset (e.g. generation needs a causal model)."""
     if spec.kind != "recurrent":
       raise UserError(f"--model={spec.name} is a forecasting baseline; --task={cls.name} needs a recurrent preset.")
+    if cls.causal_because and spec.bidirectional:
+      raise UserError(f"--model={spec.name} is bidirectional: {cls.causal_because}. Use a unidirectional preset "
+                      "(rnn, lstm, gru or stacked_*).")
 
   def dataset_name(self):
     """What the run reads, for metrics.json: the user's file or the tfds dataset."""

@@ -38,6 +38,7 @@ class TextGeneration(Task):
   tfds_name = "tiny_shakespeare"
   topologies = ("many_to_many",)
   monitor = ("nats_per_char", "min")
+  causal_because = "it reads the text after each character, so it cannot generate"
   reads_data_file = True
   options = {
       "sequence_length": Option(128, "textgen: characters per training window (the truncated-BPTT length)."),
@@ -52,13 +53,6 @@ class TextGeneration(Task):
     self.characters = None
     self._texts = None
     self._ids = {}
-
-  @classmethod
-  def check_model(cls, spec, topology):
-    super().check_model(spec, topology)
-    if spec.bidirectional:
-      raise UserError(f"--model={spec.name} is bidirectional: it reads the text after each character, so it "
-                      "cannot generate. Use a unidirectional preset (rnn, lstm, gru or stacked_*).")
 
   def check_data(self):
     if self.data.data_file:

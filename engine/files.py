@@ -30,6 +30,15 @@ def read_json(path):
     return json.load(f)
 
 
+def load_or_make_json(path, make):
+  """The JSON in `path`; if there is none, make() written there first (a resumed run keeps what it started with)."""
+  if os.path.exists(path):
+    return read_json(path)
+  value = make()
+  write_text_atomic(path, json.dumps(value, ensure_ascii=False))
+  return value
+
+
 def read_data_file(path, newline=None):
   """The whole text of --data_file; a missing or non-UTF-8 file is a UserError naming it."""
   try:

@@ -63,15 +63,15 @@ def _train_and_export(config, run, fresh, strategy, restore_from):
   if run is not restore_from:
     run.create(config)
   spec = config.model
+  task = tasks.create(config)
   run.update_metrics(status="running", error=None, task=config.task, model=spec.name, topology=config.topology,
-                     dataset=tasks.create(config).dataset_name(), last_started=time.strftime("%Y-%m-%dT%H:%M:%S"))
+                     dataset=task.dataset_name(), last_started=time.strftime("%Y-%m-%dT%H:%M:%S"))
   try:
     keras.backend.clear_session()  # a grid runs many models in one process: start each from a clean slate
     keras.utils.set_random_seed(config.training.seed)
     if config.training.deterministic:
       tf.config.experimental.enable_op_determinism()
     distribute.set_precision(config.training.mixed_precision)
-    task = tasks.create(config)
     io = task.prepare(restore_from.path, config.training.batch_size)
     with strategy.scope():
       model = models.build(spec, config.topology, io)

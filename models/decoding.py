@@ -12,8 +12,7 @@ def pick_ids(logits, temperature, top_k=0, banned=()):
   """
   vocab = tf.shape(logits)[-1]
   if banned:
-    allowed = tf.reduce_all(tf.range(vocab)[:, None] != tf.constant(banned)[None, :], axis=1)
-    logits = tf.where(allowed[None, :], logits, logits.dtype.min)
+    logits = _ban(logits, banned)
   k = tf.minimum(tf.where(top_k > 0, top_k, vocab), vocab)
   kth_best = tf.math.top_k(logits, k=k).values[:, -1:]
   logits = tf.where(logits >= kth_best, logits, logits.dtype.min)

@@ -12,7 +12,6 @@ takes raw windows [N, input_length, columns] in original units and returns [N, h
 original units: the scaler is inside it.
 """
 
-import json
 import os
 
 import keras
@@ -20,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from engine.errors import UserError
-from engine.files import write_text_atomic
+from engine.files import load_or_make_json
 from models.forecaster import NORMS, WindowSpec
 from tasks import series_csv, series_protocol, tfds_data
 from tasks.base import IOSpec, Option, Task
@@ -153,15 +152,12 @@ class Forecast(Task):
 
   def prepare(self, artifacts_dir, batch_size=None):
     read, forecast = self.columns()
-    path = os.path.join(artifacts_dir, "scaler.json")
-    if os.path.exists(path):   # a resumed run keeps the scaler its model was trained with
-      with open(path, encoding="utf-8") as f:
-        saved = json.load(f)
-      self.scaler = series_protocol.Scaler(np.array(saved["mean"], np.float32), np.array(saved["scale"], np.float32))
-    else:
-      self.scaler = self._fit_scaler()
-      write_text_atomic(path, json.dumps({"columns": read, "mean": self.scaler.mean.tolist(),
-                                          "scale": self.scaler.scale.tolist()}))
+    def fit():
+      scaler = self._fit_scaler()
+      return {"columns": read, "mean": scaler.mean.tolist(), "scale": scaler.scale.tolist()}
+
+    saved = load_or_make_json(os.path.join(artifacts_dir, "scaler.json"), fit)
+    self.scaler = series_protocol.Scaler(np.array(saved["mean"], np.float32), np.array(saved["scale"], np.float32))
     self._scaled = tf.constant(self.scaler.transform(self._inputs()).astype(np.float32))
     window = WindowSpec(self.options["input_length"], self.options["horizon"], len(read),
                         tuple(self._target_indices()), self.options["segment_length"], self.options["window_norm"],

@@ -11,7 +11,6 @@ outside it (and invalid UTF-8, read as U+FFFD) are skipped when a prime is read,
 generated; as prediction targets in scoring they count as the unknown id.
 """
 
-import json
 import math
 import os
 
@@ -20,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from engine.errors import UserError
-from engine.files import read_data_file, write_text_atomic
+from engine.files import load_or_make_json, read_data_file
 from models.decoding import continue_sequence, pick_ids
 from models.stepping import Stepper
 from tasks import tfds_data
@@ -93,13 +92,8 @@ class TextGeneration(Task):
     return self._texts
 
   def prepare(self, artifacts_dir, batch_size=None):
-    path = os.path.join(artifacts_dir, "characters.json")
-    if os.path.exists(path):
-      with open(path, encoding="utf-8") as f:
-        self.characters = json.load(f)
-    else:
-      self.characters = sorted(set(self.texts()["train"]))
-      write_text_atomic(path, json.dumps(self.characters))
+    self.characters = load_or_make_json(os.path.join(artifacts_dir, "characters.json"),
+                                        lambda: sorted(set(self.texts()["train"])))
     self.lookup = keras.layers.StringLookup(vocabulary=self.characters, mask_token="", num_oov_indices=1,
                                             name="characters")
     size = len(self.characters) + 2

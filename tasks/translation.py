@@ -8,7 +8,6 @@ the raw reference sentences.
 """
 
 import collections
-import json
 import os
 
 import keras
@@ -17,7 +16,7 @@ import sacrebleu
 import tensorflow as tf
 
 from engine.errors import UserError
-from engine.files import read_data_file, write_text_atomic
+from engine.files import load_or_make_json, read_data_file
 from models.decoding import beam_search
 from models.topologies.seq2seq import DECODER_INPUT, Decoder
 from tasks import tfds_data
@@ -135,14 +134,9 @@ class Translation(Task):
     return [w for w, c in sorted(counts.items(), key=lambda wc: (-wc[1], wc[0])) if c >= self.options["min_count"]]
 
   def prepare(self, artifacts_dir, batch_size=None):
-    path = os.path.join(artifacts_dir, "vocabulary.json")
-    if os.path.exists(path):
-      with open(path, encoding="utf-8") as f:
-        self.vocabularies = json.load(f)
-    else:
-      source, target = self.pairs()["train"]
-      self.vocabularies = {"source": self._count_vocabulary(source), "target": self._count_vocabulary(target)}
-      write_text_atomic(path, json.dumps(self.vocabularies, ensure_ascii=False))
+    self.vocabularies = load_or_make_json(
+        os.path.join(artifacts_dir, "vocabulary.json"),
+        lambda: dict(zip(("source", "target"), map(self._count_vocabulary, self.pairs()["train"]))))
     # ids: 0 padding, 1 unknown, 2 start, 3 end, then words (most frequent first)
     self.lookups = {side: keras.layers.StringLookup(vocabulary=["<s>", "</s>", *words], mask_token="",
                                                     num_oov_indices=1, name=f"{side}_words")

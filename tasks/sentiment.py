@@ -1,8 +1,8 @@
 """IMDB sentiment (tfds imdb_reviews): a review in, positive or negative out.
 
 Text vectorization is fitted on the training reviews and lives inside the export, so the served
-model takes raw strings. Reviews are truncated at MAX_TOKENS (p99 length is ~900 words) and
-batched by length buckets rather than padded to the longest review in the data.
+model takes raw strings. Reviews are cut at --max_tokens (p99 length is ~900 words) and batched by
+length buckets rather than padded to the longest review in the data.
 """
 
 import os
@@ -11,12 +11,11 @@ import re
 import keras
 import tensorflow as tf
 
+from engine.errors import UserError
 from engine.files import write_text_atomic
 from tasks import tfds_data
-from tasks.base import ClassificationTask, IOSpec
+from tasks.base import ClassificationTask, IOSpec, Option
 
-VOCAB_SIZE = 20_000
-MAX_TOKENS = 800
 BUCKETS = (64, 128, 192, 256, 384, 512, 640)
 SPLITS = {"train": "train[:90%]", "validation": "train[90%:]", "test": "test"}
 MANUAL_FILES = ("aclImdb_v1.tar.gz",)
@@ -36,6 +35,11 @@ class Sentiment(ClassificationTask):
   topologies = ("many_to_one",)
   num_classes = 2
   class_names = ("negative", "positive")
+  options = {
+      "vocab_size": Option(20_000, "sentiment: the most frequent training tokens kept (the rest read as one unknown "
+                           "token)."),
+      "max_tokens": Option(800, "sentiment: tokens read of each review, from its start (0: all)."),
+  }
 
   def __init__(self, data, options=None):
     super().__init__(data, options)
@@ -43,6 +47,9 @@ class Sentiment(ClassificationTask):
     self._encoded = {}
 
   def check_data(self):
+    for name, least in (("vocab_size", 3), ("max_tokens", 0)):  # 3: padding, unknown and one word
+      if self.options[name] < least:
+        raise UserError(f"--{name}={self.options[name]} is invalid; it must be >= {least}.")
     tfds_data.ensure_prepared(self.tfds_name, self.data, MANUAL_FILES)
 
   def tuned_defaults(self, spec):
@@ -59,17 +66,18 @@ class Sentiment(ClassificationTask):
     if os.path.exists(path):
       with open(path, encoding="utf-8") as f:
         vocabulary = f.read().split("\n")
-      self.vectorizer = _vectorizer(vocabulary)
+      self.vectorizer = _vectorizer(self.options["vocab_size"], vocabulary)
     else:
-      self.vectorizer = _vectorizer()
+      self.vectorizer = _vectorizer(self.options["vocab_size"])
       self.vectorizer.adapt(self._reviews("train").map(lambda text, label: text).batch(1024))
       write_text_atomic(path, "\n".join(self.vectorizer.get_vocabulary(include_special_tokens=False)))
     return IOSpec(input_kind="tokens", input_size=self.vectorizer.vocabulary_size(),
                   output_size=self.num_classes, input_name="token_ids")
 
   def token_ids(self, text):
-    """Strings [N] -> ragged int32 ids [N, (<= MAX_TOKENS)]."""
-    return tf.cast(self.vectorizer(text)[:, :MAX_TOKENS], tf.int32)
+    """Strings [N] -> ragged int32 ids [N, (<= --max_tokens)]."""
+    ids = tf.cast(self.vectorizer(text), tf.int32)
+    return ids[:, :self.options["max_tokens"]] if self.options["max_tokens"] else ids
 
   def _encoded_split(self, split):
     if split not in self._encoded:
@@ -108,6 +116,6 @@ def _at_least_one_step(ids):
   return tf.pad(ids, tf.concat([tf.zeros([tf.rank(ids) - 1, 2], tf.int32), [[0, missing]]], axis=0))
 
 
-def _vectorizer(vocabulary=None):
+def _vectorizer(vocab_size, vocabulary=None):
   return keras.layers.TextVectorization(
-      max_tokens=VOCAB_SIZE, standardize=standardize, ragged=True, vocabulary=vocabulary, name="vectorize")
+      max_tokens=vocab_size, standardize=standardize, ragged=True, vocabulary=vocabulary, name="vectorize")

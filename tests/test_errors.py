@@ -19,6 +19,7 @@ from tests.conftest import run_cli
     (["--model=lstm", "--task=mnist", "--units=0"], "--units=0 is invalid; it must be a whole number >= 1"),
     (["--model=lstm", "--task=mnist", "--dropout=1.5"], "--dropout=1.5 is invalid; it must be in [0, 1)"),
     (["--model=lstm", "--task=mnist", "--learning_rate=0"], "--learning_rate=0.0 is invalid; it must be > 0"),
+    (["--model=lstm", "--task=sentiment", "--vocab_size=2"], "--vocab_size=2 is invalid; it must be >= 3"),
 ])
 def test_cli_rejects_bad_flags_before_any_work(args, message, tmp_path):
   run_dir = tmp_path / "run"

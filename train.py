@@ -44,8 +44,9 @@ flags.DEFINE_integer("layers", None, "Recurrent layers.")
 flags.DEFINE_float("dropout", None, "Dropout on embeddings, between recurrent layers and before the head.")
 flags.DEFINE_integer("embedding_dim", None, "Token embedding size (token inputs only).")
 flags.DEFINE_string("pooling", None, f"many_to_one summary of the sequence: {', '.join(models.POOLINGS)}.")
-flags.DEFINE_string("embedding_dropout", None, "What --dropout drops of token embeddings: word (whole tokens) or "
-                    "channel (the same embedding channels at every step).")
+flags.DEFINE_string("embedding_dropout", None, "What --dropout drops of token embeddings: word (whole tokens), "
+                    "word_type (every occurrence of a word in a sequence at once) or channel (the same embedding "
+                    "channels at every step).")
 flags.DEFINE_string("attention", None, f"seq2seq: how the decoder attends to the encoder: {', '.join(models.ATTENTIONS)} "
                     "(additive: Bahdanau; multiplicative: Luong's general score).")
 OPTION_FLAGS = cli.define_task_option_flags()

@@ -12,7 +12,7 @@ CELLS = ("rnn", "lstm", "gru")
 KINDS = ("recurrent", "naive", "linear")   # naive and linear: the forecasting baselines every RNN is compared with
 ATTENTIONS = ("none", "additive", "multiplicative")
 POOLINGS = ("last", "max", "mean", "max_mean", "attention")
-EMBEDDING_DROPOUTS = ("word", "channel")
+EMBEDDING_DROPOUTS = ("word", "word_type", "channel")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,7 +27,7 @@ class ModelSpec:
   dropout: float = 0.0          # between layers and before the head
   embedding_dim: int = 128      # token inputs only
   pooling: str = "last"         # many_to_one: how the sequence becomes one vector
-  embedding_dropout: str = "word"  # what --dropout drops of token embeddings: whole words, or channels
+  embedding_dropout: str = "word"  # what --dropout drops of token embeddings: tokens, word types, or channels
   attention: str = "none"       # seq2seq: how the decoder reads the encoder's outputs (Bahdanau / Luong scores)
   kind: str = "recurrent"       # naive | linear: a non-recurrent baseline (models/baselines.py)
 

@@ -80,8 +80,23 @@ def test_embedding_dropout_drops_whole_words_or_whole_channels(kind):
   assert 0 < dropped.mean() < 1
 
 
+def test_word_type_dropout_drops_every_occurrence_of_a_word_and_keeps_the_mask():
+  spec = dataclasses.replace(models.get("bilstm"), units=4, embedding_dim=8, dropout=0.5, embedding_dropout="word_type",
+                             pooling="max_mean")
+  model = models.build(spec, "many_to_one", IOSpec("tokens", 6, 2))
+  layer = model.get_layer("word_type_dropout")
+  ids = tf.constant(np.random.default_rng(0).integers(1, 6, size=[64, 30]), tf.int32)
+  dropped = (layer(tf.ones([64, 30, 8]), ids, training=True).numpy() == 0).all(axis=-1)
+  for row_ids, row_dropped in zip(ids.numpy(), dropped):
+    for word in np.unique(row_ids):  # a word is dropped everywhere in its sequence or nowhere
+      assert len(set(row_dropped[row_ids == word])) == 1
+  assert 0.3 < dropped.mean() < 0.7
+  padded = tf.constant([[1, 2, 0, 0], [3, 0, 0, 0]])   # padding still masks the steps after the dropout
+  assert np.allclose(model(padded), model(tf.constant([[1, 2], [3, 0]])), atol=1e-6)
+
+
 def test_an_unknown_embedding_dropout_is_refused():
-  with pytest.raises(UserError, match="--embedding_dropout=tokens is unknown; choose one of word, channel"):
+  with pytest.raises(UserError, match="--embedding_dropout=tokens is unknown; choose one of word, word_type, channel"):
     config.resolve("sentiment", "bilstm", overrides={"embedding_dropout": "tokens"})
 
 

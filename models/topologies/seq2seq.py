@@ -74,7 +74,7 @@ def build(spec, io):
   y = keras.layers.Embedding(io.decoder_vocab, spec.embedding_dim, mask_zero=True,
                              name="decoder_embedding")(decoder_inputs)
   if spec.dropout and io.input_dropout:
-    y = embedding_dropout(y, spec, prefix="decoder_")
+    y = embedding_dropout(y, decoder_inputs, io.decoder_vocab, spec, prefix="decoder_")
   y = keras.layers.Concatenate(name="decoder_step_inputs")([y, keras.ops.zeros_like(y[..., :1]) + context[:, None]])
   units = spec.units * (2 if spec.bidirectional else 1)
   for i in range(spec.layers):

@@ -27,6 +27,8 @@ flags.DEFINE_integer("batch_size", None, "Examples per training step.")
 flags.DEFINE_float("learning_rate", None, "Adam's learning rate.")
 flags.DEFINE_float("lr_decay", None, "Multiply the learning rate by this after every epoch (1: constant).")
 flags.DEFINE_float("clipnorm", None, "Clip the global gradient norm to this (0: off); guards against exploding gradients.")
+flags.DEFINE_float("ema_momentum", None, "Validate, keep and export an exponential moving average of the weights "
+                   "with this momentum (e.g. 0.999; 0: off). Averaging smooths out the last steps' noise.")
 flags.DEFINE_integer("patience", None, "Stop after this many epochs without validation improvement (0: never).")
 flags.DEFINE_integer("seed", None, "Seed for weights, dropout and shuffling.")
 flags.DEFINE_integer("checkpoint_every_steps", None, "Also checkpoint every this many training steps, so a killed "

@@ -14,8 +14,8 @@ from tasks.base import DataConfig
 
 MODEL_FIELDS = ("units", "layers", "dropout", "embedding_dim", "pooling", "embedding_dropout", "attention")
 TRAINING_DEFAULTS = {"epochs": 10, "batch_size": 64, "learning_rate": 1e-3, "lr_decay": 1.0, "clipnorm": 5.0,
-                     "patience": 3, "seed": 0, "checkpoint_every_steps": 0, "deterministic": False,
-                     "mixed_precision": False, "jit_compile": False}
+                     "patience": 3, "ema_momentum": 0.0, "seed": 0, "checkpoint_every_steps": 0,
+                     "deterministic": False, "mixed_precision": False, "jit_compile": False}
 # Flags that may change between a run and its resume without making it a different run.
 RESUMABLE_CHANGES = ("training.epochs", "training.checkpoint_every_steps", "training.jit_compile", "data.data_dir",
                      "data.manual_dir")
@@ -30,6 +30,7 @@ class TrainingSpec:
   clipnorm: float      # global gradient-norm clip; 0 turns it off
   patience: int        # epochs without validation improvement before stopping; 0 never stops early
   seed: int
+  ema_momentum: float = 0.0         # validate, keep and export a moving average of the weights (0: the weights)
   checkpoint_every_steps: int = 0   # also checkpoint every this many steps (0: every epoch and 5 minutes)
   deterministic: bool = False       # op determinism: the same command gives the same figures
   mixed_precision: bool = False     # float16 compute with float32 weights (GPUs with tensor cores)
@@ -38,12 +39,12 @@ class TrainingSpec:
   def validate(self):
     checks = {"epochs": self.epochs >= 1, "batch_size": self.batch_size >= 1,
               "learning_rate": self.learning_rate > 0, "lr_decay": 0 < self.lr_decay <= 1,
-              "clipnorm": self.clipnorm >= 0,
+              "clipnorm": self.clipnorm >= 0, "ema_momentum": 0 <= self.ema_momentum < 1,
               "patience": self.patience >= 0, "checkpoint_every_steps": self.checkpoint_every_steps >= 0}
     for name, ok in checks.items():
       if not ok:
         rule = {"epochs": ">= 1", "batch_size": ">= 1", "learning_rate": "> 0",
-                "lr_decay": "in (0, 1]"}.get(name, ">= 0")
+                "lr_decay": "in (0, 1]", "ema_momentum": "in [0, 1) (0: off)"}.get(name, ">= 0")
         raise UserError(f"--{name}={getattr(self, name)} is invalid; it must be {rule}.")
     return self
 

@@ -9,6 +9,7 @@ epoch rebuilds the same batch order and skips the batches already trained. That 
 of an uninterrupted run without storing shuffle buffers (tens of MB) in every checkpoint.
 """
 
+import contextlib
 import logging
 import math
 import os
@@ -43,7 +44,9 @@ class Trainer:
     self.strategy = strategy or tf.distribute.get_strategy()
     training = config.training
     with self.strategy.scope():
-      self.optimizer = keras.optimizers.Adam(training.learning_rate, global_clipnorm=training.clipnorm or None)
+      self.optimizer = keras.optimizers.Adam(training.learning_rate, global_clipnorm=training.clipnorm or None,
+                                             use_ema=training.ema_momentum > 0,
+                                             ema_momentum=training.ema_momentum or 0.99)
       if training.mixed_precision:  # scales the loss so float16 gradients do not underflow
         self.optimizer = keras.optimizers.LossScaleOptimizer(self.optimizer)
       self.optimizer.build(model.trainable_variables)
@@ -196,8 +199,9 @@ class Trainer:
           last_save = time.monotonic()
 
       self.loop.steps_per_epoch.assign(self.loop.step_in_epoch)
-      validation = self.evaluate("validation")
-      improved = self._track_best(validation[self.monitor])
+      with self._averaged_weights():
+        validation = self.evaluate("validation")
+        improved = self._track_best(validation[self.monitor])
       train = {"loss": progress.mean_loss(), "learning_rate": learning_rate,
                **{n: float(m.result()) for n, m in self.train_metrics.items()}}
       for split, figures in (("train", train), ("validation", validation)):
@@ -214,6 +218,22 @@ class Trainer:
         on_epoch_end({"epoch": epoch + 1, "train": train, "validation": validation})
     for writer in writers.values():
       writer.close()
+
+  @contextlib.contextmanager
+  def _averaged_weights(self):
+    """With --ema_momentum, the moving average stands in for the weights (to validate and keep the best) until
+    the block ends; training and its checkpoints go on from the weights themselves."""
+    if not self.config.training.ema_momentum:
+      yield
+      return
+    variables = self.model.trainable_variables
+    weights = [tf.identity(v) for v in variables]
+    self.optimizer.finalize_variable_values(variables)
+    try:
+      yield
+    finally:
+      for variable, value in zip(variables, weights):
+        variable.assign(value)
 
   def _track_best(self, value):
     best = float(self.loop.best)

@@ -26,7 +26,8 @@ def test_unknown_topology_names_the_choices():
 
 
 @pytest.mark.parametrize("flag,value", [("epochs", 0), ("batch_size", 0), ("learning_rate", -1.0),
-                                        ("clipnorm", -1.0), ("patience", -2), ("lr_decay", 1.5)])
+                                        ("clipnorm", -1.0), ("patience", -2), ("lr_decay", 1.5),
+                                        ("ema_momentum", 1.0)])
 def test_bad_training_values_are_named(flag, value):
   with pytest.raises(UserError, match=f"--{flag}={value} is invalid"):
     config.resolve("mnist", "lstm", overrides={flag: value})

@@ -11,6 +11,7 @@ import models
 import tasks
 from engine import config, export, run
 from engine.errors import UserError
+from engine.loop import Trainer
 from tests.conftest import Killed, kill_at_step
 
 
@@ -62,6 +63,22 @@ def test_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_one(tmp_path
   assert a.keys() == b.keys()
   for key in a:
     np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def test_ema_keeps_the_averaged_weights_while_training_goes_on_from_the_raw_ones(tmp_path, monkeypatch):
+  seen, restore_best = {}, Trainer.restore_best
+
+  def spy(self, fallback=None):
+    seen["raw"] = [v.numpy() for v in self.model.trainable_variables]
+    seen["average"] = [v.numpy() for v in self.optimizer._model_variables_moving_average]
+    restore_best(self, fallback)
+    seen["kept"] = [v.numpy() for v in self.model.trainable_variables]
+
+  monkeypatch.setattr(Trainer, "restore_best", spy)
+  run.train_and_export(_toy_config(epochs=1, ema_momentum=0.9), str(tmp_path / "run"))  # one epoch: the best
+  for kept, average in zip(seen["kept"], seen["average"]):
+    np.testing.assert_allclose(kept, average, rtol=1e-6)
+  assert not all(np.allclose(raw, average) for raw, average in zip(seen["raw"], seen["average"]))
 
 
 def test_completed_run_is_not_trained_again(tmp_path):

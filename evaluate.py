@@ -58,15 +58,17 @@ def evaluate_one(path):
       raise UserError(f"--beam_size applies to translation runs; {path} is a {config['task']} run.")
     options = {**options, "beam_size": FLAGS.beam_size}
   task = tasks.create(dataclasses.replace(run_config, data=data, options=options))
+  if FLAGS.classifier and not isinstance(task, MnistDrawing):
+    raise UserError(f"--classifier applies to mnist one_to_many runs; {path} is a {config['task']} "
+                    f"{config['topology']} run.")
+  classifier = _classifier() if FLAGS.classifier else None  # checked before the long test pass, not after
   task.check_data()
-  if FLAGS.num_chars < 1:
-    raise UserError(f"--num_chars={FLAGS.num_chars} is invalid; it must be >= 1.")
   result = {"task": config["task"], "model": config["model"]["name"], "topology": config["topology"],
             "test": task.evaluate_served(served, FLAGS.batch_size or config["training"]["batch_size"])}
   if FLAGS.prime is not None:
     try:
       sample = served.generate(prime=FLAGS.prime, num_chars=FLAGS.num_chars, top_k=FLAGS.top_k,
-                               temperature=_temperature())["text"].numpy().decode("utf-8")
+                               temperature=FLAGS.temperature)["text"].numpy().decode("utf-8")
     except tf.errors.InvalidArgumentError as e:  # the export's own input checks
       raise UserError(f"--prime={FLAGS.prime!r}: {export.input_error(e)}.") from None
     result["sample"] = FLAGS.prime + sample
@@ -74,31 +76,34 @@ def evaluate_one(path):
     result["samples"] = [{"source": s, "reference": r, "translation": t} for s, r, t in task.samples()]
     result["info"] = task.notes
   if isinstance(task, MnistDrawing):
-    result.update(_drawn_digits(task, served, path))
+    result.update(_drawn_digits(task, served, classifier, path))
   return result
 
 
-def _temperature():
-  if FLAGS.temperature < 0:
-    raise UserError(f"--temperature={FLAGS.temperature} is invalid; it must be >= 0 (0: greedy).")
-  return FLAGS.temperature
+def _check_numeric_flags():
+  """Every out-of-range number is refused before any run is loaded."""
+  for name, low, note in (("batch_size", 1, ""), ("num_chars", 1, ""), ("temperature", 0, " (0: greedy)"),
+                          ("top_k", 0, " (0: all)"), ("samples_per_label", 1, ""), ("beam_size", 1, " (1: greedy)")):
+    value = FLAGS[name].value
+    if value is not None and value < low:
+      raise UserError(f"--{name}={value} is invalid; it must be >= {low}{note}.")
 
 
-def _drawn_digits(task, served, path):
+def _classifier():
+  classifier, classifier_config = export.load(FLAGS.classifier)
+  if (classifier_config["task"], classifier_config["topology"]) != ("mnist", "many_to_one"):
+    raise UserError(f"--classifier={FLAGS.classifier} is a {classifier_config['task']} "
+                    f"{classifier_config['topology']} run; it must be an mnist many_to_one run.")
+  return classifier
+
+
+def _drawn_digits(task, served, classifier, path):
   """Draws --samples_per_label digits of every label into a PNG; with --classifier, how many it recognises."""
   output = FLAGS.output or os.path.join(path, "drawn_digits")
-  if FLAGS.samples_per_label < 1:
-    raise UserError(f"--samples_per_label={FLAGS.samples_per_label} is invalid; it must be >= 1.")
-  if FLAGS.classifier:
-    classifier, classifier_config = export.load(FLAGS.classifier)
-    if (classifier_config["task"], classifier_config["topology"]) != ("mnist", "many_to_one"):
-      raise UserError(f"--classifier={FLAGS.classifier} is a {classifier_config['task']} "
-                      f"{classifier_config['topology']} run; it must be an mnist many_to_one run.")
-  else:
-    classifier = None
-  images, labels, recognised = task.draw_and_recognise(served, classifier, FLAGS.samples_per_label, _temperature())
+  images, labels, recognised = task.draw_and_recognise(served, classifier, FLAGS.samples_per_label,
+                                                       FLAGS.temperature)
   save_grid(images, labels, f"{output}.png")
-  result = {"drawing": f"{output}.png", "temperature": _temperature(), "digits_drawn": len(labels)}
+  result = {"drawing": f"{output}.png", "temperature": FLAGS.temperature, "digits_drawn": len(labels)}
   if recognised is None:
     result["recognised"] = "pass --classifier=<an mnist many_to_one run> to count the digits it recognises"
   else:
@@ -125,8 +130,7 @@ def compare_runs(root):
 def main(argv):
   if bool(FLAGS.model_dir) == bool(FLAGS.runs):
     raise UserError("pass exactly one of --model_dir=<run or SavedModel> and --runs=<folder of runs>.")
-  if FLAGS.batch_size is not None and FLAGS.batch_size < 1:
-    raise UserError(f"--batch_size={FLAGS.batch_size} is invalid; it must be >= 1.")
+  _check_numeric_flags()
   if FLAGS.runs:
     compare_runs(FLAGS.runs)
   else:

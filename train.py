@@ -15,12 +15,12 @@ from absl import app, flags  # noqa: E402
 
 import models  # noqa: E402
 import tasks  # noqa: E402
-from engine import cli, config, distribute, run  # noqa: E402
+from engine import cli, config, distribute, run, run_dir  # noqa: E402
 
 flags.DEFINE_list("model", None, f"Model preset(s), comma-separated: {', '.join(models.names())}.")
 flags.DEFINE_list("task", None, f"Task(s), comma-separated: {', '.join(tasks.names())}.")
 flags.DEFINE_list("topology", None, f"Topology: {', '.join(models.TOPOLOGIES)} (default: the task's own).")
-flags.DEFINE_string("model_dir", None, "The run directory; with a grid, the root of <task>/<model>[-<topology>] "
+flags.DEFINE_string("model_dir", None, "The run directory; with a grid, the root of <task>[-<dataset>]/<model>[-<topology>] "
                     "run directories. Default: runs/<task>/<model>.")
 flags.DEFINE_integer("epochs", None, "Maximum training epochs.")
 flags.DEFINE_integer("batch_size", None, "Examples per training step.")
@@ -70,8 +70,9 @@ def plan():
       path = FLAGS.model_dir
     else:
       default_topology = tasks.get(task_name).topologies[0]
-      leaf = model_name + ("" if resolved.topology == default_topology else f"-{resolved.topology}")
-      path = os.path.join(FLAGS.model_dir or "runs", task_name, leaf)
+      path = run_dir.grid_path(FLAGS.model_dir or "runs", task_name, model_name,
+                               topology=None if resolved.topology == default_topology else resolved.topology,
+                               dataset=resolved.options.get("dataset") if FLAGS["dataset"].present else None)
     runs.append((resolved, path))
   for resolved, path in runs:
     run.check(resolved, path)

@@ -1,5 +1,6 @@
 """Comparing finished runs: a markdown table and a bar chart of each task's headline metric."""
 
+import logging
 import os
 
 import matplotlib
@@ -9,13 +10,19 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from engine.files import read_json  # noqa: E402
 
+log = logging.getLogger("rnnzoo")
+
 
 def collect(root):
   """metrics.json of every run directory below root, with its path under "run"."""
   runs = []
   for directory, _, files in sorted(os.walk(root)):
     if "metrics.json" in files and "config.json" in files:
-      runs.append({**read_json(os.path.join(directory, "metrics.json")), "run": os.path.relpath(directory, root)})
+      path = os.path.join(directory, "metrics.json")
+      try:
+        runs.append({**read_json(path), "run": os.path.relpath(directory, root)})
+      except (OSError, ValueError) as e:  # one damaged run should not hide the others
+        log.warning("Skipped %s: unreadable (%s).", path, e)
   return sorted(runs, key=lambda r: (r.get("task", ""), r.get("model", ""), r.get("topology", "")))
 
 

@@ -76,6 +76,17 @@ def input_error(error):
 def load(path):
   """(Served, the run's config as a dict) of an export or a run directory."""
   saved_model = find(path)
-  with open(os.path.join(saved_model, "assets", CONFIG_ASSET), encoding="utf-8") as f:
-    config = json.load(f)
-  return Served(tf.saved_model.load(saved_model)), config
+  config_path = os.path.join(saved_model, "assets", CONFIG_ASSET)
+  try:
+    with open(config_path, encoding="utf-8") as f:
+      config = json.load(f)
+  except (OSError, ValueError) as e:
+    raise UserError(f"{saved_model} is not a readable RNN Zoo export: {config_path} ({e}). Pass an export "
+                    "written by train.py, or retrain the run to export it again.") from None
+  try:
+    loaded = tf.saved_model.load(saved_model)
+  except (tf.errors.OpError, ValueError, OSError) as e:
+    reason = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
+    raise UserError(f"{saved_model} cannot be loaded as a SavedModel ({reason}). Retrain the run to export it "
+                    "again (its checkpoints are kept).") from None
+  return Served(loaded), config

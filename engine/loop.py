@@ -73,18 +73,29 @@ class Trainer:
   # -- state ---------------------------------------------------------------------------------
 
   def restore(self, directory=None):
-    """Restores the latest checkpoint (of `directory`, default this run's), if any; returns whether one was found."""
-    path = tf.train.latest_checkpoint(directory) if directory else self.manager.latest_checkpoint
-    if path is None:
-      return False
-    try:
-      self.checkpoint.restore(path).assert_existing_objects_matched()
-    except Exception as e:  # TF reports damage as OpError, IndexError, ValueError, AssertionError...
-      reason = str(e).strip().splitlines()[0][:300]
-      raise UserError(f"checkpoint {path} (.index/.data files) is corrupt or belongs to another model: "
-                      f"{reason}. Delete it to fall back to the previous checkpoint, or use a new --model_dir.") from None
-    log.info("Resumed from %s (epoch %d, step %d).", path, int(self.loop.epoch) + 1, int(self.loop.step))
-    return True
+    """Restores the newest readable checkpoint (of `directory`, default this run's); returns whether one was found.
+
+    A checkpoint damaged by a crash mid-write falls back to the one before it (the manager keeps two), so a
+    corrupt file costs at most one checkpoint interval of training, never the run.
+    """
+    state = tf.train.get_checkpoint_state(directory or self.run.checkpoints)
+    paths = list(reversed(state.all_model_checkpoint_paths)) if state else []
+    damaged = []
+    for path in paths:
+      try:
+        self.checkpoint.restore(path).assert_existing_objects_matched()
+      except Exception as e:  # TF reports damage as OpError, IndexError, ValueError, AssertionError...
+        damaged.append(f"{path}: {str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__}")
+        continue
+      for reason in damaged:
+        log.warning("Skipped unreadable checkpoint %s", reason)
+      log.info("Resumed from %s (epoch %d, step %d).", path, int(self.loop.epoch) + 1, int(self.loop.step))
+      return True
+    if damaged:
+      raise UserError("no checkpoint of this run can be read (corrupt, or written by another model): "
+                      + "; ".join(damaged) + ". Move the checkpoints/ folder aside to start this run over, "
+                      "or use a new --model_dir.")
+    return False
 
   def save(self):
     self.manager.save(checkpoint_number=int(self.loop.step))

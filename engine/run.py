@@ -99,9 +99,11 @@ def _train_and_export(config, run, fresh, strategy, restore_from):
               "strategy": f"{type(strategy).__name__} ({strategy.num_replicas_in_sync} replica(s))"})
     log.info("%s: test %s", path, ", ".join(f"{k} {v:.4f}" for k, v in test.items()))
     return run.metrics()
-  except UserError:
+  except UserError as e:
     if fresh:  # a user's mistake leaves no half-written run behind
       shutil.rmtree(run.path, ignore_errors=True)
+    else:  # ...and an existing run says why it stopped instead of reading "running" forever
+      run.update_metrics(status="failed", error=str(e))
     raise
   except BaseException as e:
     run.update_metrics(status="failed", error=f"{type(e).__name__}: {e}".strip())

@@ -12,7 +12,9 @@ from engine.files import read_data_file
 def read(path, time_column, columns=()):
   """(values float32 [rows, columns], column names): `columns`, or every column but the time column."""
   text = read_data_file(path, newline="").removeprefix("\ufeff")   # a byte-order mark is not part of the header
-  rows = [row for row in csv.reader(io.StringIO(text)) if row]      # blank lines carry no time step
+  reader = csv.reader(io.StringIO(text))
+  numbered = [(reader.line_num, row) for row in reader if row]     # blank lines carry no time step
+  rows = [row for _, row in numbered]
   if not rows:
     raise UserError(f"--data_file={path} is empty; it needs a header line and one row per time step.")
   header = [name.strip() for name in rows[0]]
@@ -28,16 +30,16 @@ def read(path, time_column, columns=()):
     raise UserError(f"--data_file={path} has only the time column {time_column!r}; it needs value columns.")
   indices = [header.index(name) for name in names]
   values = np.empty((len(rows) - 1, len(names)), np.float32)
-  for line, row in enumerate(rows[1:], start=2):
+  for step, (line, row) in enumerate(numbered[1:]):
     if len(row) != len(header):
       raise UserError(f"--data_file={path}, line {line}: {len(row)} fields where the header has {len(header)}.")
     for j, i in enumerate(indices):
       try:
-        values[line - 2, j] = float(row[i])
+        values[step, j] = float(row[i])
       except ValueError:
         raise UserError(f"--data_file={path}, line {line}, column {names[j]!r}: {row[i]!r} is not a number "
                         "(missing values must be filled in first).") from None
   if not np.isfinite(values).all():
-    line = int(np.argwhere(~np.isfinite(values))[0, 0]) + 2
+    line = numbered[1 + int(np.argwhere(~np.isfinite(values))[0, 0])][0]
     raise UserError(f"--data_file={path}, line {line}: NaN or Inf values cannot be forecast; fill them in first.")
   return values, names

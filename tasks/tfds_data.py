@@ -5,9 +5,11 @@ we check `is_prepared()` and the manual files first and name the flags that fix 
 """
 
 import os
+import re
 import socket
 
 import tensorflow_datasets as tfds
+from tensorflow_datasets.core.download.download_manager import NonMatchingChecksumError
 
 from engine.errors import UserError
 
@@ -35,7 +37,15 @@ def ensure_prepared(name, data, manual_files=()):
           + " Point --data_dir at prepared tfds data, or --manual_dir at a folder holding "
           + (", ".join(manual_files) or "prepared data") + ".")
     config = tfds.download.DownloadConfig(manual_dir=data.manual_dir)
-    builder.download_and_prepare(download_config=config)
+    try:
+      builder.download_and_prepare(download_config=config)
+    except NonMatchingChecksumError as e:  # a truncated copy or another release of the file
+      text = str(e)
+      path = re.search(r"downloaded to (.*?), has wrong checksum", text)
+      sizes = dict(re.findall(r"\* (Expected|Got): UrlInfo\(size=([^,]+)", text))
+      raise UserError(f"{path.group(1) if path else 'a file in --manual_dir=' + data.manual_dir} is not the original "
+                      f"file the {name} builder pins (size {sizes.get('Got', '?')}, expected "
+                      f"{sizes.get('Expected', '?')}, or other contents). Replace it with the upstream file.") from None
     return builder
   if not _online():
     files = f" or --manual_dir=<folder holding {', '.join(manual_files)}>" if manual_files else ""

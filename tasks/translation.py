@@ -91,7 +91,8 @@ class Translation(Task):
   def _read_file(self):
     path = self.data.data_file
     shares = self._shares()
-    lines = read_data_file(path).splitlines()
+    # Split on newlines only: str.splitlines() also breaks at \x0c, \x85 or \u2028 inside a sentence.
+    lines = read_data_file(path).removesuffix("\n").split("\n")
     pairs = []
     for number, line in enumerate(lines, start=1):
       fields = line.split("\t")

@@ -7,9 +7,36 @@ import pytest
 import tensorflow_datasets as tfds
 
 import tasks.builders.ett  # noqa: F401  (registers the builder)
+from engine.errors import UserError
+from tasks import tfds_data
+from tasks.base import DataConfig
 from tests.conftest import SHARED
 
 ETT_DIR = os.path.join(SHARED, "datasets", "ett_small")
+
+
+def _ett_csv(path, rows, header="date,HUFL,HULL,MUFL,MULL,LUFL,LULL,OT"):
+  path.parent.mkdir(parents=True, exist_ok=True)
+  path.write_text(header + "\n" + "".join(f"2016-07-01 00:{i:02d}:00,{','.join(['1.5'] * 7)}\n" for i in range(rows)))
+
+
+def test_a_manual_file_that_is_not_the_pinned_original_is_named(tmp_path):
+  _ett_csv(tmp_path / "manual" / "ETTh1.csv", rows=3)
+  data = DataConfig(data_dir=str(tmp_path / "data"), manual_dir=str(tmp_path / "manual"))
+  with pytest.raises(UserError, match=r"manual/ETTh1.csv is not the original file the ett/h1 builder pins "
+                                      r"\(size .* expected 2.47 MiB"):
+    tfds_data.ensure_prepared("ett/h1", data, ("ETTh1.csv",))
+
+
+def test_the_unpinned_ettm2_builds_from_manual_dir_and_its_header_is_checked(tmp_path):
+  _ett_csv(tmp_path / "manual" / "ETTm2.csv", rows=5)
+  data = DataConfig(data_dir=str(tmp_path / "data"), manual_dir=str(tmp_path / "manual"))
+  (series,) = list(tfds_data.load("ett/m2", "full", data, ("ETTm2.csv",), supervised=False).as_numpy_iterator())
+  assert series["values"].shape == (5, 7)
+  _ett_csv(tmp_path / "bad" / "ETTm2.csv", rows=5, header="date,a,b")
+  with pytest.raises(UserError, match=r"bad/ETTm2.csv is not an ETT-small file: expected columns date,HUFL"):
+    tfds_data.ensure_prepared("ett/m2", DataConfig(data_dir=str(tmp_path / "data2"), manual_dir=str(tmp_path / "bad")),
+                              ("ETTm2.csv",))
 
 
 @pytest.mark.skipif(not os.path.exists(os.path.join(ETT_DIR, "ETTh1.csv")), reason=f"no ETTh1.csv in {ETT_DIR}")

@@ -77,3 +77,6 @@ def test_evaluate_cli_draws_digits_and_counts_recognised(tmp_path):
   result = run_cli("evaluate.py", f"--model_dir={tmp_path / 'one_to_many'}",
                    f"--classifier={tmp_path / 'one_to_many'}", data)
   assert result.returncode == 2 and "is a mnist one_to_many run; it must be an mnist many_to_one run" in result.stderr
+  result = run_cli("evaluate.py", f"--model_dir={tmp_path / 'many_to_one'}",
+                   f"--classifier={tmp_path / 'many_to_one'}", data)
+  assert result.returncode == 2 and "--classifier applies to mnist one_to_many runs" in result.stderr

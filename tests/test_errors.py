@@ -63,6 +63,8 @@ def test_evaluate_needs_exactly_one_target(tmp_path):
   assert result.returncode == 2 and "holds no SavedModel" in result.stderr
   result = run_cli("evaluate.py", f"--runs={tmp_path}")
   assert result.returncode == 2 and "holds no run directories" in result.stderr
+  result = run_cli("evaluate.py", f"--model_dir={tmp_path}", "--temperature=-0.5")  # before the run is read
+  assert result.returncode == 2 and "--temperature=-0.5 is invalid; it must be >= 0 (0: greedy)" in result.stderr
 
 
 def test_non_empty_foreign_directory_is_refused(tmp_path):

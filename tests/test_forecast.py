@@ -196,14 +196,15 @@ def test_a_byte_order_mark_and_blank_lines_are_read_as_nothing(tmp_path):
 @pytest.mark.parametrize("content,options,message", [
     ("date,a,b\nt0,1,2\nt1,1,x\n", {}, r"line 3, column 'b': 'x' is not a number"),
     ("date,a,b\nt0,1,\n", {}, r"line 2, column 'b': '' is not a number"),
+    ("date,a,b\n\nt0,1,2\n\nt1,1,x\n", {}, r"line 5, column 'b': 'x' is not a number"),  # blank lines count
     ("when,a\nt0,1\n", {}, r"has no time column 'date' \(--time_column\); its columns are: when, a"),
     ("date,a,b\n" + "t,1,2\n" * 300, {"columns": "a,c"}, r"has no column 'c'; its columns are: date, a, b"),
     ("date,a,b\n" + "t,1,2\n" * 300, {"features": "S", "target": "OT"}, r"--target=OT names no column"),
     ("date,a\n" + "t,1\n" * 50, {}, r"50 rows, too few for one validation window of --input_length=24 \+ "
                                      r"--horizon=6 steps"),
     ("date,a\n" + "t,1\n" * 300, {"horizon": 0}, r"--horizon=0 is invalid; it must be >= 1"),
-], ids=["not_a_number", "missing_value", "no_time_column", "no_such_column", "no_such_target", "too_short",
-        "bad_horizon"])
+], ids=["not_a_number", "missing_value", "line_after_blank_lines", "no_time_column", "no_such_column",
+        "no_such_target", "too_short", "bad_horizon"])
 def test_a_bad_series_gets_one_clear_message(tmp_path, content, options, message):
   path = tmp_path / "bad.csv"
   path.write_text(content)

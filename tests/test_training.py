@@ -9,7 +9,7 @@ import tensorflow as tf
 
 import models
 import tasks
-from engine import config, export, run
+from engine import compare, config, export, run, run_dir
 from engine.errors import UserError
 from engine.loop import Trainer
 from tests.conftest import Killed, kill_at_step
@@ -95,6 +95,12 @@ def test_more_epochs_continue_a_completed_run(tmp_path):
   assert json.load(open(os.path.join(path, "config.json")))["training"]["epochs"] == 3
 
 
+def test_grid_paths_keep_datasets_and_topologies_apart():
+  assert run_dir.grid_path("runs", "mnist", "lstm") == os.path.join("runs", "mnist", "lstm")
+  assert run_dir.grid_path("runs", "forecast", "gru", dataset="ett/h2") == os.path.join("runs", "forecast-ett-h2", "gru")
+  assert run_dir.grid_path("r", "mnist", "lstm", topology="one_to_many") == os.path.join("r", "mnist", "lstm-one_to_many")
+
+
 def test_reusing_a_run_dir_with_other_settings_names_them(tmp_path):
   path = str(tmp_path / "run")
   run.train_and_export(_toy_config(), path)
@@ -103,20 +109,42 @@ def test_reusing_a_run_dir_with_other_settings_names_them(tmp_path):
   run.check(_toy_config(epochs=5), path)  # more epochs continue the same run
 
 
-def test_corrupt_checkpoint_is_reported_with_its_file(tmp_path, monkeypatch):
-  path = str(tmp_path / "run")
+def _checkpointed_but_unfinished(path, monkeypatch, epochs):
+  """Trains `epochs` epochs, then dies before the export: the run is incomplete but checkpointed."""
   monkeypatch.setattr("engine.export.export", lambda *args: (_ for _ in ()).throw(Killed()))
-  with pytest.raises(Killed):  # dies after training, so the run is incomplete but checkpointed
-    run.train_and_export(_toy_config(epochs=1), path)
+  with pytest.raises(Killed):
+    run.train_and_export(_toy_config(epochs=epochs), path)
   monkeypatch.undo()
-  checkpoints = os.path.join(path, "checkpoints")
-  data = [f for f in os.listdir(checkpoints) if ".data-" in f]
-  for name in data:
-    with open(os.path.join(checkpoints, name), "wb") as f:
-      f.write(b"not a checkpoint")
-  with pytest.raises(UserError, match=r"checkpoint .*checkpoints/ckpt-\d+ .*is corrupt"):
+  state = tf.train.get_checkpoint_state(os.path.join(path, "checkpoints"))
+  return list(state.all_model_checkpoint_paths)  # oldest first
+
+
+def _damage(checkpoint_prefix):
+  directory, name = os.path.split(checkpoint_prefix)
+  for f in os.listdir(directory):
+    if f.startswith(name + ".data-"):
+      with open(os.path.join(directory, f), "wb") as out:
+        out.write(b"not a checkpoint")
+
+
+def test_a_corrupt_latest_checkpoint_falls_back_to_the_one_before(tmp_path, monkeypatch):
+  path = str(tmp_path / "run")
+  older, newest = _checkpointed_but_unfinished(path, monkeypatch, epochs=2)[-2:]
+  _damage(newest)
+  metrics = run.train_and_export(_toy_config(epochs=2), path)
+  assert metrics["status"] == "completed"
+  assert [h["epoch"] for h in metrics["history"]] == [1, 2]  # the lost epoch was trained again, not duplicated
+
+
+def test_unreadable_checkpoints_are_reported_with_their_files(tmp_path, monkeypatch):
+  path = str(tmp_path / "run")
+  for prefix in _checkpointed_but_unfinished(path, monkeypatch, epochs=1):
+    _damage(prefix)
+  with pytest.raises(UserError, match=r"no checkpoint of this run can be read .*checkpoints/ckpt-\d+: "):
     run.train_and_export(_toy_config(epochs=1), path)
   assert os.path.exists(os.path.join(path, "config.json"))  # the user's run is not deleted
+  metrics = json.load(open(os.path.join(path, "metrics.json")))
+  assert metrics["status"] == "failed" and "no checkpoint" in metrics["error"]
 
 
 def test_export_serves_the_same_predictions_as_the_trained_model(tmp_path):
@@ -130,3 +158,16 @@ def test_export_serves_the_same_predictions_as_the_trained_model(tmp_path):
   model.load_weights(os.path.join(path, "best.weights.h5"))
   ids = tf.constant([[7, 3, 0], [2, 0, 0]], tf.int32)
   np.testing.assert_allclose(serve(ids)["probabilities"], tf.nn.softmax(model(ids)), atol=1e-6)
+
+
+def test_damaged_exports_and_metrics_are_named_not_tracebacks(tmp_path):
+  path = tmp_path / "run"
+  run.train_and_export(_toy_config(epochs=1), str(path))
+  (path / "export" / "saved_model.pb").write_bytes(b"truncated")
+  with pytest.raises(UserError, match=r"export cannot be loaded as a SavedModel .*Retrain the run"):
+    export.load(str(path))
+  (path / "export" / "assets" / export.CONFIG_ASSET).unlink()
+  with pytest.raises(UserError, match=r"export is not a readable RNN Zoo export: .*rnnzoo_config.json"):
+    export.load(str(path))
+  (path / "metrics.json").write_text("{not json")
+  assert compare.collect(str(tmp_path)) == []  # skipped with a warning; other runs would still be listed

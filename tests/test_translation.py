@@ -51,7 +51,8 @@ def test_tokens_split_punctuation_and_keep_umlauts_and_detokenize_back():
 
 def test_a_malformed_line_is_named(tmp_path):
   path = tmp_path / "bad.tsv"
-  path.write_text("hallo\thello\textra column ignored\nno tab here\n", encoding="utf-8")
+  # \x85 and \u2028 inside a sentence are not line breaks: the file's own line numbers are named.
+  path.write_text("hallo\x85welt\thello\u2028world\textra column ignored\nno tab here\n", encoding="utf-8")
   resolved = config.resolve("translation", "gru", data=DataConfig(data_file=str(path)))
   with pytest.raises(UserError, match=r"line 2: expected source<TAB>target .* found 'no tab here'"):
     tasks.create(resolved).check_data()

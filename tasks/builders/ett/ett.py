@@ -6,7 +6,8 @@ chronological train/validation/test borders are the task's business, not the bui
 
 Online the CSVs come from the upstream repository; offline put them in --manual_dir (tfds then
 reads manual_dir/<file name> because checksums.tsv lists them). ETTm2's checksum is not pinned (its
-file was not available to check), so m2 builds online only, unverified.
+file was not available to check), so tfds would not look for it in manual_dir: the builder reads it there
+itself, unverified beyond its header, and downloads it unverified otherwise.
 """
 
 import csv
@@ -14,7 +15,10 @@ import csv
 import numpy as np
 import tensorflow_datasets as tfds
 
+from engine.errors import UserError
+
 COLUMNS = ("HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT")
+UNPINNED = ("ETTm2.csv",)  # files checksums.tsv does not list
 UPSTREAM = "https://raw.githubusercontent.com/zhouhaoyi/ETDataset/1d16c8f4f943005d613b5bc962e9eeb06058cf07/ETT-small/"
 
 
@@ -36,7 +40,7 @@ class Ett(tfds.core.GeneratorBasedBuilder):
       EttConfig(name="m1", file_name="ETTm1.csv", steps_per_day=96, description="transformer 1, every 15 minutes"),
       EttConfig(name="m2", file_name="ETTm2.csv", steps_per_day=96, description="transformer 2, every 15 minutes"),
   ]
-  MANUAL_DOWNLOAD_INSTRUCTIONS = "Put ETTh1.csv, ETTh2.csv and ETTm1.csv (ETDataset's ETT-small/) in manual_dir."
+  MANUAL_DOWNLOAD_INSTRUCTIONS = "Put ETTh1.csv, ETTh2.csv, ETTm1.csv and ETTm2.csv (ETDataset's ETT-small/) in manual_dir."
 
   def _info(self):
     return self.dataset_info_from_configs(
@@ -51,7 +55,12 @@ class Ett(tfds.core.GeneratorBasedBuilder):
     )
 
   def _split_generators(self, dl_manager):
-    path = dl_manager.download(UPSTREAM + self.builder_config.file_name)
+    name = self.builder_config.file_name
+    manual = _manual_dir(dl_manager)
+    if name in UNPINNED and manual and (manual / name).exists():
+      path = manual / name
+    else:
+      path = dl_manager.download(UPSTREAM + name)
     return {"full": self._generate_examples(path)}
 
   def _generate_examples(self, path):
@@ -59,5 +68,17 @@ class Ett(tfds.core.GeneratorBasedBuilder):
       rows = list(csv.reader(f))
     header, body = rows[0], rows[1:]
     if tuple(header[1:]) != COLUMNS:
-      raise ValueError(f"{path}: expected columns date,{','.join(COLUMNS)}; found {','.join(header)}")
-    yield 0, {"date": np.array([r[0] for r in body], dtype=object), "values": np.array([r[1:] for r in body], np.float32)}
+      raise UserError(f"{path} is not an ETT-small file: expected columns date,{','.join(COLUMNS)}; "
+                      f"found {','.join(header)}.")
+    try:
+      values = np.array([r[1:] for r in body], np.float32)
+    except ValueError as e:
+      raise UserError(f"{path} is not an ETT-small file: {e}.") from None
+    yield 0, {"date": np.array([r[0] for r in body], dtype=object), "values": values}
+
+
+def _manual_dir(dl_manager):
+  try:
+    return dl_manager.manual_dir
+  except (AssertionError, ValueError):  # tfds' way of saying no manual_dir was given, or it is empty
+    return None

@@ -83,7 +83,7 @@ def evaluate_one(path):
 def _check_numeric_flags():
   """Every out-of-range number is refused before any run is loaded."""
   for name, low, note in (("batch_size", 1, ""), ("num_chars", 1, ""), ("temperature", 0, " (0: greedy)"),
-                          ("top_k", 0, " (0: all)"), ("samples_per_label", 1, ""), ("beam_size", 1, " (1: greedy)")):
+                          ("top_k", 0, " (0: all)"), ("samples_per_label", 1, "")):
     value = FLAGS[name].value
     if value is not None and value < low:
       raise UserError(f"--{name}={value} is invalid; it must be >= {low}{note}.")

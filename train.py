@@ -62,17 +62,17 @@ def plan():
   """(config, run directory) for every run asked for, all validated before any is started."""
   grid = [(t, m, topology) for t in FLAGS.task for m in FLAGS.model for topology in (FLAGS.topology or [None])]
   overrides = {name: FLAGS[name].value for name in HPARAM_FLAGS}
+  options = cli.task_options(OPTION_FLAGS)
   runs = []
   for task_name, model_name, topology in dict.fromkeys(grid):
-    resolved = config.resolve(task_name, model_name, topology, overrides, cli.data_config(),
-                              cli.task_options(OPTION_FLAGS))
+    resolved = config.resolve(task_name, model_name, topology, overrides, cli.data_config(), options)
     if len(grid) == 1 and FLAGS.model_dir:
       path = FLAGS.model_dir
     else:
       default_topology = tasks.get(task_name).topologies[0]
       path = run_dir.grid_path(FLAGS.model_dir or "runs", task_name, model_name,
                                topology=None if resolved.topology == default_topology else resolved.topology,
-                               dataset=resolved.options.get("dataset") if FLAGS["dataset"].present else None)
+                               dataset=options.get("dataset"))
     runs.append((resolved, path))
   for resolved, path in runs:
     run.check(resolved, path)

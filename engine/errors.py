@@ -8,3 +8,9 @@ exit with status 2 instead of a traceback.
 
 class UserError(Exception):
   """A mistake the user can fix; the message names the bad value and what would work."""
+
+
+def first_line(error, limit=300):
+  """A library exception in one line, for a UserError: TF's messages run to pages of context."""
+  text = str(error).strip()
+  return text.splitlines()[0][:limit] if text else type(error).__name__

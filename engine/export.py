@@ -13,7 +13,7 @@ import shutil
 import keras
 import tensorflow as tf
 
-from engine.errors import UserError
+from engine.errors import UserError, first_line
 from engine.files import write_json_atomic
 
 CONFIG_ASSET = "rnnzoo_config.json"
@@ -86,7 +86,6 @@ def load(path):
   try:
     loaded = tf.saved_model.load(saved_model)
   except (tf.errors.OpError, ValueError, OSError) as e:
-    reason = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
-    raise UserError(f"{saved_model} cannot be loaded as a SavedModel ({reason}). Retrain the run to export it "
+    raise UserError(f"{saved_model} cannot be loaded as a SavedModel ({first_line(e)}). Retrain the run to export it "
                     "again (its checkpoints are kept).") from None
   return Served(loaded), config

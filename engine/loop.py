@@ -20,7 +20,7 @@ import keras
 import tensorflow as tf
 
 from engine import distribute
-from engine.errors import UserError
+from engine.errors import UserError, first_line
 
 CHECKPOINT_EVERY_SECONDS = 300
 SUMMARY_EVERY_STEPS = 50
@@ -85,7 +85,7 @@ class Trainer:
       try:
         self.checkpoint.restore(path).assert_existing_objects_matched()
       except Exception as e:  # TF reports damage as OpError, IndexError, ValueError, AssertionError...
-        damaged.append(f"{path}: {str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__}")
+        damaged.append(f"{path}: {first_line(e)}")
         continue
       for reason in damaged:
         log.warning("Skipped unreadable checkpoint %s", reason)

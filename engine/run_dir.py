@@ -24,13 +24,13 @@ MIN_FREE_MB = 200   # checkpoints of the largest presets plus an export
 
 
 def grid_path(root, task, model, topology=None, dataset=None):
-    """Where a grid puts one run: <root>/<task>[-<dataset>]/<model>[-<topology>].
+  """Where a grid puts one run: <root>/<task>[-<dataset>]/<model>[-<topology>].
 
-    The dataset and topology appear only when the user chose them, so runs of one task on several datasets
-    (or topologies) sit side by side instead of colliding in one directory.
-    """
-    task_dir = task + (f"-{dataset.replace('/', '-')}" if dataset else "")
-    return os.path.join(root, task_dir, model + (f"-{topology}" if topology else ""))
+  The dataset and topology appear only when the user chose them, so runs of one task on several datasets
+  (or topologies) sit side by side instead of colliding in one directory.
+  """
+  task_dir = task + (f"-{dataset.replace('/', '-')}" if dataset else "")
+  return os.path.join(root, task_dir, model + (f"-{topology}" if topology else ""))
 
 
 class RunDir:

@@ -22,7 +22,7 @@ import tensorflow as tf  # noqa: E402
 import tasks  # noqa: E402
 from engine import cli, compare, export  # noqa: E402
 from engine.config import RunConfig  # noqa: E402
-from engine.errors import UserError  # noqa: E402
+from common.errors import UserError  # noqa: E402
 from tasks.mnist_drawing import GRID_COLUMNS, MnistDrawing, save_grid  # noqa: E402
 
 flags.DEFINE_string("model_dir", None, "A run directory, or a SavedModel exported by train.py.")

@@ -8,7 +8,7 @@ from absl import flags
 from absl import logging as absl_logging
 
 import tasks
-from engine.errors import UserError
+from common.errors import UserError
 from engine.loop import Diverged
 from tasks.base import DataConfig
 

@@ -8,7 +8,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from engine.files import read_json  # noqa: E402
+from common.files import read_json  # noqa: E402
 
 log = logging.getLogger("rnnzoo")
 

@@ -9,7 +9,7 @@ import dataclasses
 
 import models
 import tasks
-from engine.errors import UserError
+from common.errors import UserError
 from tasks.base import DataConfig
 
 MODEL_FIELDS = ("units", "layers", "dropout", "embedding_dim", "pooling", "embedding_dropout", "attention")

@@ -13,7 +13,7 @@ import os
 import keras
 import tensorflow as tf
 
-from engine.errors import UserError
+from common.errors import UserError
 
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
 GUIDE = "docs/distributed.md"

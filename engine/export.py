@@ -13,8 +13,8 @@ import shutil
 import keras
 import tensorflow as tf
 
-from engine.errors import UserError, first_line
-from engine.files import write_json_atomic
+from common.errors import UserError, first_line
+from common.files import write_json_atomic
 
 CONFIG_ASSET = "rnnzoo_config.json"
 

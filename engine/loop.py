@@ -20,7 +20,7 @@ import keras
 import tensorflow as tf
 
 from engine import distribute
-from engine.errors import UserError, first_line
+from common.errors import UserError, first_line
 
 CHECKPOINT_EVERY_SECONDS = 300
 SUMMARY_EVERY_STEPS = 50

@@ -12,7 +12,7 @@ import tensorflow as tf
 import models
 import tasks
 from engine import distribute, export
-from engine.errors import UserError
+from common.errors import UserError
 from engine.loop import Trainer
 from engine.run_dir import RunDir
 

@@ -16,8 +16,8 @@ import shutil
 import tempfile
 
 from engine.config import RunConfig, differing_fields
-from engine.errors import UserError
-from engine.files import read_json, write_json_atomic
+from common.errors import UserError
+from common.files import read_json, write_json_atomic
 
 
 MIN_FREE_MB = 200   # checkpoints of the largest presets plus an export

@@ -6,7 +6,7 @@ A preset is a `ModelSpec`; flags and a task's tuned defaults override its fields
 
 import dataclasses
 
-from engine.errors import UserError
+from common.errors import UserError
 
 CELLS = ("rnn", "lstm", "gru")
 KINDS = ("recurrent", "naive", "linear")   # naive and linear: the forecasting baselines every RNN is compared with

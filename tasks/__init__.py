@@ -3,7 +3,7 @@
 A new task is a Task subclass (tasks/base.py) added with `register`, or one row in _TASKS.
 """
 
-from engine.errors import UserError
+from common.errors import UserError
 from tasks.forecast import Forecast
 from tasks.mnist import Mnist
 from tasks.mnist_drawing import MnistDrawing

@@ -12,7 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from engine.errors import UserError
+from common.errors import UserError
 
 
 @dataclasses.dataclass(frozen=True)

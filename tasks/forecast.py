@@ -18,8 +18,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from engine.errors import UserError
-from engine.files import load_or_make_json
+from common.errors import UserError
+from common.files import load_or_make_json
 from models.forecaster import NORMS, WindowSpec
 from tasks import series_csv, series_protocol, tfds_data
 from tasks.base import IOSpec, Option, Task

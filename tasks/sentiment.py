@@ -11,8 +11,8 @@ import re
 import keras
 import tensorflow as tf
 
-from engine.errors import UserError
-from engine.files import write_text_atomic
+from common.errors import UserError
+from common.files import write_text_atomic
 from tasks import tfds_data
 from tasks.base import ClassificationTask, IOSpec, Option
 

@@ -5,8 +5,8 @@ import io
 
 import numpy as np
 
-from engine.errors import UserError
-from engine.files import read_data_file
+from common.errors import UserError
+from common.files import read_data_file
 
 
 def read(path, time_column, columns=()):

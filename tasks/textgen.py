@@ -18,8 +18,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from engine.errors import UserError
-from engine.files import load_or_make_json, read_data_file
+from common.errors import UserError
+from common.files import load_or_make_json, read_data_file
 from models.decoding import continue_sequence, pick_ids
 from models.stepping import Stepper
 from tasks import tfds_data

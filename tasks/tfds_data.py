@@ -11,7 +11,7 @@ import socket
 import tensorflow_datasets as tfds
 from tensorflow_datasets.core.download.download_manager import NonMatchingChecksumError
 
-from engine.errors import UserError
+from common.errors import UserError
 
 
 def _online(host="storage.googleapis.com", timeout=3.0):

@@ -15,8 +15,8 @@ import numpy as np
 import sacrebleu
 import tensorflow as tf
 
-from engine.errors import UserError
-from engine.files import load_or_make_json, read_data_file
+from common.errors import UserError
+from common.files import load_or_make_json, read_data_file
 from models.decoding import beam_search
 from models.topologies.seq2seq import DECODER_INPUT, Decoder
 from tasks import tfds_data

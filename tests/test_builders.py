@@ -7,7 +7,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 import tasks.builders.ett  # noqa: F401  (registers the builder)
-from engine.errors import UserError
+from common.errors import UserError
 from tasks import tfds_data
 from tasks.base import DataConfig
 from tests.conftest import SHARED

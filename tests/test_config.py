@@ -2,7 +2,7 @@ import pytest
 
 import models
 from engine import config
-from engine.errors import UserError
+from common.errors import UserError
 
 
 def test_precedence_flag_over_task_default_over_preset():

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from engine import distribute
-from engine.errors import UserError
+from common.errors import UserError
 from tests.conftest import REPO, TFDS_DIR, requires_tfds
 
 

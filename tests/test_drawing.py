@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from engine import config, export, run
-from engine.errors import UserError
+from common.errors import UserError
 from tasks.mnist_drawing import MnistDrawing, previous_rows, save_grid
 from tests.conftest import TFDS_DIR, requires_tfds, run_cli
 

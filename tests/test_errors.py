@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from engine.errors import UserError
+from common.errors import UserError
 from tasks import tfds_data
 from tasks.base import DataConfig
 from tests.conftest import run_cli

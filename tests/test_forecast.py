@@ -11,7 +11,7 @@ import tensorflow as tf
 import models
 import tasks
 from engine import config, export, run
-from engine.errors import UserError
+from common.errors import UserError
 from engine.loop import Trainer
 from engine.run_dir import RunDir
 from models.forecaster import WindowSpec

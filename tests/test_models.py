@@ -7,7 +7,7 @@ import tensorflow as tf
 import models
 import tasks
 from engine import config
-from engine.errors import UserError
+from common.errors import UserError
 from engine.loop import Trainer
 from engine.run_dir import RunDir
 from models.pooling import AttentionPooling, MaskedPooling

@@ -4,7 +4,7 @@ import pytest
 
 import models
 import tasks
-from engine.errors import UserError
+from common.errors import UserError
 
 PRESETS = ["rnn", "lstm", "gru", "birnn", "bilstm", "bigru", "stacked_rnn", "stacked_lstm", "stacked_gru",
            "stacked_birnn", "stacked_bilstm", "stacked_bigru"]

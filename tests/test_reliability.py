@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 
 from engine import cli, config, run
-from engine.errors import UserError
+from common.errors import UserError
 from engine.loop import Diverged, Trainer
 from engine.run_dir import RunDir
 from tests.conftest import REPO, TFDS_DIR, Killed, kill_at_step, requires_tfds, run_cli

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from engine import config, export, run
-from engine.errors import UserError
+from common.errors import UserError
 from models.decoding import pick_ids
 from tasks.base import DataConfig
 from tasks.textgen import TextGeneration

@@ -10,7 +10,7 @@ import tensorflow as tf
 import models
 import tasks
 from engine import compare, config, export, run, run_dir
-from engine.errors import UserError
+from common.errors import UserError
 from engine.loop import Trainer
 from tests.conftest import Killed, kill_at_step
 

@@ -11,7 +11,7 @@ import tensorflow as tf
 import models
 import tasks
 from engine import config, export, run
-from engine.errors import UserError
+from common.errors import UserError
 from models.decoding import beam_search, greedy_search
 from models.topologies.seq2seq import Decoder
 from tasks.base import DataConfig, IOSpec

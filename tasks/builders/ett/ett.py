@@ -15,7 +15,7 @@ import csv
 import numpy as np
 import tensorflow_datasets as tfds
 
-from engine.errors import UserError
+from common.errors import UserError
 
 COLUMNS = ("HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT")
 UNPINNED = ("ETTm2.csv",)  # files checksums.tsv does not list

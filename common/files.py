@@ -5,7 +5,7 @@ import json
 import os
 import tempfile
 
-from engine.errors import UserError
+from common.errors import UserError
 
 
 def write_text_atomic(path, text):

@@ -1,5 +1,7 @@
-"""What train.py and evaluate.py share on the command line: data flags and the error exit."""
+"""What train.py and evaluate.py share on the command line: flags made from declared settings, data flags, and the
+error exit."""
 
+import dataclasses
 import functools
 import logging
 import sys
@@ -26,20 +28,36 @@ def data_config():
   return DataConfig(data_dir=FLAGS.data_dir, manual_dir=FLAGS.manual_dir, data_file=FLAGS.data_file)
 
 
-def define_task_option_flags():
-  """One flag per task option (Task.options), unset by default so the task's own default applies."""
-  defined = {}
+def define_flags(settings):
+  """One flag per Setting (name -> Setting), unset by default so the task's tuned default (or the setting's own)
+  applies; choices become an enum. Returns the settings."""
+  for name, setting in settings.items():
+    if setting.choices:
+      flags.DEFINE_enum(name, None, [str(c) for c in setting.choices], setting.described())
+    else:
+      _DEFINE_BY_TYPE[setting.type](name, None, setting.described())
+  return dict(settings)
+
+
+def define_task_flags(stage):
+  """The flags of every task's settings for `stage` ("train": run settings; "evaluate": evaluating an export),
+  each defined once however many tasks share it."""
+  settings = {}
   for task in tasks.all_classes():
-    for name, option in task.options.items():
-      if name not in defined:
-        _DEFINE_BY_TYPE[type(option.default)](name, None, option.help)
-        defined[name] = option
-  return list(defined)
+    for name, setting in task.options.items():
+      if getattr(setting, stage):
+        shared = settings.setdefault(name, setting)
+        if shared.choices != setting.choices:   # the flag takes any task's choice; each task checks its own
+          settings[name] = dataclasses.replace(shared, choices=tuple(dict.fromkeys(shared.choices + setting.choices)))
+  return define_flags(settings)
 
 
-def task_options(names):
-  """The task options the user set explicitly."""
-  return {name: FLAGS[name].value for name in names if FLAGS[name].present}
+def explicit(settings):
+  """{name: value} of the flags among `settings` that the user set, each checked against its Setting."""
+  given = {name: FLAGS[name].value for name in settings if FLAGS[name].present}
+  for name, value in given.items():
+    settings[name].check(name, value)
+  return given
 
 
 def _show_progress_messages():

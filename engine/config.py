@@ -1,8 +1,9 @@
 """A run's resolved settings, and the precedence that produces them.
 
-Precedence for every hyperparameter: explicit flag > the task's tuned defaults for that model >
-the preset (model fields) or TRAINING_DEFAULTS (training fields). The result is written to the
-run directory as config.json and into the export's assets.
+Precedence for every hyperparameter: explicit flag > the preset's own recipe (a baseline run as its
+authors run it) > the task's tuned defaults for that model > the preset's fields (model settings) or
+TrainingSpec's defaults (training settings). The result is written to the run directory as
+config.json and into the export's assets.
 """
 
 import dataclasses
@@ -10,43 +11,47 @@ import dataclasses
 import models
 import tasks
 from common.errors import UserError
+from common.settings import setting, settings_of, validate
 from tasks.base import DataConfig
-
-MODEL_FIELDS = ("units", "layers", "dropout", "embedding_dim", "pooling", "embedding_dropout", "attention")
-TRAINING_DEFAULTS = {"epochs": 10, "batch_size": 64, "learning_rate": 1e-3, "lr_decay": 1.0, "clipnorm": 5.0,
-                     "patience": 3, "ema_momentum": 0.0, "seed": 0, "checkpoint_every_steps": 0,
-                     "deterministic": False, "mixed_precision": False, "jit_compile": False}
-# Flags that may change between a run and its resume without making it a different run.
-RESUMABLE_CHANGES = ("training.epochs", "training.checkpoint_every_steps", "training.jit_compile", "data.data_dir",
-                     "data.manual_dir")
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainingSpec:
-  epochs: int
-  batch_size: int
-  learning_rate: float
-  lr_decay: float      # the learning rate of epoch e is learning_rate * lr_decay**e
-  clipnorm: float      # global gradient-norm clip; 0 turns it off
-  patience: int        # epochs without validation improvement before stopping; 0 never stops early
-  seed: int
-  ema_momentum: float = 0.0         # validate, keep and export a moving average of the weights (0: the weights)
-  checkpoint_every_steps: int = 0   # also checkpoint every this many steps (0: every epoch and 5 minutes)
-  deterministic: bool = False       # op determinism: the same command gives the same figures
-  mixed_precision: bool = False     # float16 compute with float32 weights (GPUs with tensor cores)
-  jit_compile: bool = False         # XLA-compile the training step
+  """How a model is trained. Every field is a train.py flag (unset: the task's tuned default, else this default)."""
+
+  epochs: int = setting(10, "Maximum training epochs.", at_least=1, resumable=True)
+  batch_size: int = setting(64, "Examples per training step.", at_least=1)
+  learning_rate: float = setting(1e-3, "Adam's learning rate.", above=0)
+  lr_decay: float = setting(1.0, "Multiply the learning rate by this after every epoch.", above=0, at_most=1,
+                            note="1: constant")
+  clipnorm: float = setting(5.0, "Clip the global gradient norm to this; guards against exploding gradients.",
+                            at_least=0, note="0: off")
+  patience: int = setting(3, "Stop after this many epochs without validation improvement.", at_least=0,
+                          note="0: never")
+  seed: int = setting(0, "Seed for weights, dropout and shuffling.")
+  ema_momentum: float = setting(0.0, "Validate, keep and export an exponential moving average of the weights with "
+                                     "this momentum (e.g. 0.999); averaging smooths out the last steps' noise.",
+                                at_least=0, below=1, note="0: off")
+  checkpoint_every_steps: int = setting(0, "Also checkpoint every this many training steps, so a killed run redoes "
+                                           "at most that many.", at_least=0, resumable=True,
+                                        note="0: at each epoch's end and every 5 minutes")
+  deterministic: bool = setting(False, "Deterministic ops (tf.config.experimental.enable_op_determinism): the same "
+                                       "command gives the same figures, at some cost in speed.")
+  mixed_precision: bool = setting(False, "float16 compute, float32 weights (NVIDIA GPUs with compute capability "
+                                         ">= 7.0; refused elsewhere).")
+  jit_compile: bool = setting(False, "XLA-compile the training step (often faster on GPU; slower for LSTMs on CPU).",
+                              resumable=True)
 
   def validate(self):
-    checks = {"epochs": self.epochs >= 1, "batch_size": self.batch_size >= 1,
-              "learning_rate": self.learning_rate > 0, "lr_decay": 0 < self.lr_decay <= 1,
-              "clipnorm": self.clipnorm >= 0, "ema_momentum": 0 <= self.ema_momentum < 1,
-              "patience": self.patience >= 0, "checkpoint_every_steps": self.checkpoint_every_steps >= 0}
-    for name, ok in checks.items():
-      if not ok:
-        rule = {"epochs": ">= 1", "batch_size": ">= 1", "learning_rate": "> 0",
-                "lr_decay": "in (0, 1]", "ema_momentum": "in [0, 1) (0: off)"}.get(name, ">= 0")
-        raise UserError(f"--{name}={getattr(self, name)} is invalid; it must be {rule}.")
-    return self
+    return validate(self)
+
+
+MODEL_SETTINGS = settings_of(models.ModelSpec)
+TRAINING_SETTINGS = settings_of(TrainingSpec)
+HYPERPARAMETERS = {**MODEL_SETTINGS, **TRAINING_SETTINGS}
+# Settings that may change between a run and its resume without making it a different run.
+RESUMABLE_CHANGES = (*(f"training.{name}" for name, s in TRAINING_SETTINGS.items() if s.resumable),
+                     "data.data_dir", "data.manual_dir")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,11 +64,14 @@ class RunConfig:
   options: dict = dataclasses.field(default_factory=dict)  # the task's own settings (Task.options)
 
   def to_json(self):
-    return dataclasses.asdict(self)
+    config = dataclasses.asdict(self)
+    del config["model"]["recipe"]   # already applied: the resolved settings are what ran
+    return config
 
   @classmethod
   def from_json(cls, d):
-    return cls(task=d["task"], topology=d["topology"], model=models.ModelSpec(**d["model"]),
+    model = {k: v for k, v in d["model"].items() if k != "recipe"}
+    return cls(task=d["task"], topology=d["topology"], model=models.ModelSpec(**model),
                training=TrainingSpec(**d["training"]), data=DataConfig(**d["data"]), options=d.get("options", {}))
 
 
@@ -73,6 +81,11 @@ def resolve(task_name, model_name, topology=None, overrides=None, data=DataConfi
   Raises UserError for an unknown name, an impossible task/topology pair or a bad value.
   """
   overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+  unknown = set(overrides) - set(HYPERPARAMETERS)
+  if unknown:
+    raise ValueError(f"unknown settings {sorted(unknown)}")
+  for name, value in overrides.items():   # a bad flag is named before anything else is looked at
+    HYPERPARAMETERS[name].check(name, value)
   preset = models.get(model_name)
   supported = tasks.get(task_name).topologies
   topology = topology or supported[0]
@@ -86,34 +99,53 @@ def resolve(task_name, model_name, topology=None, overrides=None, data=DataConfi
   if data.data_file and not task.reads_data_file:
     raise UserError(f"--task={task_name} does not read --data_file; it reads tfds {task.tfds_name!r} "
                     "(--data_dir / --manual_dir).")
-  options = _resolve_options(task, options, task.tuned_options(preset))
+  recipe_options = {k: v for k, v in preset.recipe.items() if k in task.options}
+  recipe = {k: v for k, v in preset.recipe.items() if k not in task.options}
+  options = resolve_options(task, options, recipe_options)
   tuned = task(data, options).tuned_defaults(preset)
-  settings = {**TRAINING_DEFAULTS, **{f: getattr(preset, f) for f in MODEL_FIELDS}, **tuned, **overrides}
-  unknown = set(settings) - set(TRAINING_DEFAULTS) - set(MODEL_FIELDS)
-  if unknown:
-    raise ValueError(f"unknown settings {sorted(unknown)}")
-  spec = dataclasses.replace(preset, **{f: settings[f] for f in MODEL_FIELDS}).validate()
+  defaults = {name: s.default for name, s in TRAINING_SETTINGS.items()}
+  settings = {**defaults, **{f: getattr(preset, f) for f in MODEL_SETTINGS}, **tuned, **recipe, **overrides}
+  if set(settings) - set(HYPERPARAMETERS):
+    raise ValueError(f"unknown settings {sorted(set(settings) - set(HYPERPARAMETERS))}")
+  spec = dataclasses.replace(preset, **{f: settings[f] for f in MODEL_SETTINGS}).validate()
   if spec.attention != "none" and topology != "seq2seq":
     raise UserError(f"--model={model_name} with attention={spec.attention} needs a decoder to attend with: pass "
                     f"--topology=seq2seq (where --task={task_name} supports it), or a preset without attention.")
-  training = TrainingSpec(**{f: settings[f] for f in TRAINING_DEFAULTS}).validate()
+  training = TrainingSpec(**{f: settings[f] for f in TRAINING_SETTINGS}).validate()
   return RunConfig(task=task_name, topology=topology, model=spec, training=training, data=data, options=options)
 
 
-def _resolve_options(task, given, tuned=None):
-  """The task's options: its defaults (or its tuned ones for the preset), replaced by the flags given; a flag it
-  does not have is an error."""
+def _refuse_foreign(task, given, stage):
+  for name in given:
+    option = task.options.get(name)
+    if option is None or not getattr(option, stage):
+      owners = [tasks.label(t) for t in tasks.all_classes() if name in t.options and getattr(t.options[name], stage)]
+      raise UserError(f"--{name} does not apply to --task={tasks.label(task)}"
+                      + (f"; it is a setting of --task={', '.join(owners)}." if owners else "."))
+
+
+def resolve_options(task, given, preset_defaults=None):
+  """The task's run options (config.json's `options`): its defaults (or the preset's), replaced by the flags given,
+  each checked; a flag the task does not have is an error naming the task that has it."""
   given = {k: v for k, v in (given or {}).items() if v is not None}
-  for name, value in given.items():
-    if name not in task.options:
-      owners = sorted(t.name for t in tasks.all_classes() if name in t.options)
-      raise UserError(f"--{name} does not apply to --task={task.name}"
-                      + (f"; it is a setting of --task={','.join(owners)}." if owners else "."))
-    choices = task.options[name].choices
-    if choices and value not in choices:
-      raise UserError(f"--{name}={value} is invalid; choose one of: {', '.join(map(str, choices))}.")
-  defaults = {name: option.default for name, option in task.options.items()} | (tuned or {})
-  return {name: given.get(name, defaults[name]) for name in task.options}
+  _refuse_foreign(task, given, "train")
+  defaults = {name: o.default for name, o in task.options.items() if o.train} | (preset_defaults or {})
+  resolved = {name: given.get(name, default) for name, default in defaults.items()}
+  for name, value in resolved.items():
+    task.options[name].check(name, value)
+  return resolved
+
+
+def evaluation_settings(task, given):
+  """What evaluate.py's task flags resolve to for this task: evaluation settings (their defaults, or the flags
+  given) and run options the flags override (e.g. --beam_size); a flag the task does not have is an error."""
+  given = {k: v for k, v in (given or {}).items() if v is not None}
+  _refuse_foreign(task, given, "evaluate")
+  resolved = {name: given.get(name, o.default) for name, o in task.options.items() if o.evaluate and not o.train}
+  resolved |= {name: value for name, value in given.items() if task.options[name].train}   # e.g. --beam_size
+  for name, value in resolved.items():
+    task.options[name].check(name, value)
+  return resolved
 
 
 def differing_fields(old: dict, new: dict, prefix=""):
@@ -127,4 +159,3 @@ def differing_fields(old: dict, new: dict, prefix=""):
     elif a != b and name not in RESUMABLE_CHANGES:
       out.append(f"{name}: {a!r} -> {b!r}")
   return out
-

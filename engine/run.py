@@ -1,10 +1,9 @@
 """One run from a resolved config to a finished run directory: train, test, export."""
 
+import logging
 import shutil
 import tempfile
 import time
-
-import logging
 
 import keras
 import tensorflow as tf
@@ -87,14 +86,15 @@ def _train_and_export(config, run, fresh, strategy, restore_from):
     trainer.fit(on_epoch_end=record)
     trainer.restore_best(fallback=restore_from.best_weights)
     validation, test = trainer.evaluate("validation"), trainer.evaluate("test")
-    test |= task.decoded_metrics(model)
+    decoded = task.decoded_report(model)
+    test |= decoded.metrics
     export.export(model, task, config, run.export)
     seconds, speed = trainer.throughput()
     run.update_metrics(
         status="completed", num_params=model.count_params(), epochs_trained=int(trainer.loop.epoch),
         stopped_early=bool(trainer.loop.stopped),
         train_seconds=seconds, train_examples_per_second=speed, validation=validation, test=test,
-        info={**task.notes, "monitor": task.monitor[0],
+        info={**decoded.info, "monitor": task.monitor[0],
               "selection": f"weights of the epoch with the best validation {task.monitor[0]}",
               "strategy": f"{type(strategy).__name__} ({strategy.num_replicas_in_sync} replica(s))"})
     log.info("%s: test %s", path, ", ".join(f"{k} {v:.4f}" for k, v in test.items()))

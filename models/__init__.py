@@ -5,16 +5,29 @@
 """
 
 from models import forecaster, topologies
+from models.io_spec import IOSpec
 from models.registry import ATTENTIONS, CELLS, EMBEDDING_DROPOUTS, POOLINGS, ModelSpec, get, names, register
 from models.topologies import TOPOLOGIES
 
 
 def build(spec, topology, io):
-  """The Keras model of a preset as `topology` for a task's IOSpec (forecasting tasks: wrapped in a forecaster)."""
+  """The Keras model of a preset as `topology` for a task's IOSpec.
+
+  Args:
+    spec: a ModelSpec (`models.get(name)`, its fields replaced as the run's settings say).
+    topology: one of TOPOLOGIES.
+    io: the task's IOSpec; with a `window` (forecasting) the topology is wrapped in a forecaster.
+
+  Example:
+  >>> io = IOSpec("tokens", input_size=100, output_size=2)
+  >>> model = build(get("bilstm"), "many_to_one", io)
+  >>> model(np.array([[5, 7, 0]])).shape
+  TensorShape([1, 2])
+  """
   if io.window is not None:
     return forecaster.build(spec, topology, io)
   return topologies.build(spec, topology, io)
 
 
-__all__ = ["ATTENTIONS", "CELLS", "EMBEDDING_DROPOUTS", "POOLINGS", "ModelSpec", "get", "names", "register",
-           "TOPOLOGIES", "build"]
+__all__ = ["ATTENTIONS", "CELLS", "EMBEDDING_DROPOUTS", "POOLINGS", "IOSpec", "ModelSpec", "get", "names",
+           "register", "TOPOLOGIES", "build"]

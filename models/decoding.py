@@ -22,21 +22,20 @@ def pick_ids(logits, temperature, top_k=0, banned=()):
       lambda: tf.random.categorical(logits / tf.maximum(temperature, GREEDY_BELOW), 1, dtype=tf.int32)[:, 0])
 
 
-def continue_sequence(stepper, embed, head, prime_ids, num_steps, pick):
+def continue_sequence(step, states, prime_ids, num_steps, pick):
   """Reads prime_ids [P >= 1], then generates num_steps ids [num_steps], each fed back as the next input.
 
-  stepper: models.stepping.Stepper; embed: ids [1] -> [1, features]; head: [1, units] -> logits;
-  pick: logits -> ids [1].
+  step(ids [1], states) -> (logits [1, vocab], states), e.g. a many_to_many Generator's; pick: logits -> ids [1].
   """
   def read(i, states):
-    _, states = stepper(embed(prime_ids[i][None]), states)
+    _, states = step(prime_ids[i][None], states)
     return i + 1, states
 
-  _, states = tf.while_loop(lambda i, _: i < tf.size(prime_ids) - 1, read, (0, stepper.initial_states(1)))
+  _, states = tf.while_loop(lambda i, _: i < tf.size(prime_ids) - 1, read, (0, states))
 
   def write(i, last, states, written):
-    output, states = stepper(embed(last[None]), states)
-    chosen = pick(head(output))[0]
+    logits, states = step(last[None], states)
+    chosen = pick(logits)[0]
     return i + 1, chosen, states, written.write(i, chosen)
 
   _, _, _, written = tf.while_loop(

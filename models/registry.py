@@ -1,12 +1,15 @@
 """Named model presets: how to recur, independent of any task.
 
-A preset is a `ModelSpec`; flags and a task's tuned defaults override its fields
-(see engine/config.py for the precedence). Adding a preset is one `register` call.
+A preset is a `ModelSpec`; flags and a task's tuned defaults override its setting fields (see
+engine/config.py for the precedence). Adding a preset is one `register` call below, e.g.
+
+    register("bigru", cell="gru", bidirectional=True)
 """
 
 import dataclasses
 
 from common.errors import UserError
+from common.settings import setting, validate
 
 CELLS = ("rnn", "lstm", "gru")
 KINDS = ("recurrent", "naive", "linear")   # naive and linear: the forecasting baselines every RNN is compared with
@@ -17,40 +20,40 @@ EMBEDDING_DROPOUTS = ("word", "word_type", "channel")
 
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
-  """Everything that decides the shape of a recurrent model."""
+  """Everything that decides the shape of a model. The fields declared with `setting` are flags of train.py."""
 
   name: str
   cell: str = "lstm"            # rnn | lstm | gru
   bidirectional: bool = False
-  layers: int = 1
-  units: int = 128
-  dropout: float = 0.0          # between layers and before the head
-  embedding_dim: int = 128      # token inputs only
-  pooling: str = "last"         # many_to_one: how the sequence becomes one vector
-  embedding_dropout: str = "word"  # what --dropout drops of token embeddings: tokens, word types, or channels
-  attention: str = "none"       # seq2seq: how the decoder reads the encoder's outputs (Bahdanau / Luong scores)
-  kind: str = "recurrent"       # naive | linear: a non-recurrent baseline (models/baselines.py)
+  layers: int = setting(1, "Recurrent layers.", at_least=1)
+  units: int = setting(128, "Units per recurrent layer (and per direction).", at_least=1)
+  dropout: float = setting(0.0, "Dropout on embeddings, between recurrent layers and before the head.",
+                           at_least=0, below=1)
+  embedding_dim: int = setting(128, "Token embedding size (token inputs only).", at_least=1)
+  pooling: str = setting("last", "many_to_one: how the sequence becomes one vector (max, mean and max_mean are "
+                                 "masked: padding never wins).", choices=POOLINGS)
+  embedding_dropout: str = setting("word", "What --dropout drops of token embeddings: word (whole tokens), "
+                                           "word_type (every occurrence of a word in a sequence at once) or channel "
+                                           "(the same embedding channels at every step).", choices=EMBEDDING_DROPOUTS)
+  attention: str = setting("none", "seq2seq: how the decoder attends to the encoder (additive: Bahdanau; "
+                                   "multiplicative: Luong's general score).", choices=ATTENTIONS)
+  kind: str = "recurrent"       # naive | linear: a forecasting baseline without a recurrent core (models/baselines.py)
+  # The preset's own training recipe (a baseline run as its authors run it): it beats a task's tuned defaults,
+  # flags beat it. Not part of the model's shape, so not compared and not written to config.json.
+  recipe: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
+
+  @property
+  def recurrent(self):
+    """Whether the model has a recurrent core (the baselines have none)."""
+    return self.kind == "recurrent"
 
   def validate(self):
     """Raises UserError naming the first impossible field."""
     if self.cell not in CELLS:
       raise UserError(f"cell={self.cell!r} is unknown; choose one of {', '.join(CELLS)}.")
-    if self.pooling not in POOLINGS:
-      raise UserError(f"--pooling={self.pooling} is unknown; choose one of {', '.join(POOLINGS)}.")
-    if self.attention not in ATTENTIONS:
-      raise UserError(f"--attention={self.attention} is unknown; choose one of {', '.join(ATTENTIONS)}.")
     if self.kind not in KINDS:
       raise ValueError(f"kind={self.kind!r} is unknown; choose one of {', '.join(KINDS)}")
-    if self.embedding_dropout not in EMBEDDING_DROPOUTS:
-      raise UserError(f"--embedding_dropout={self.embedding_dropout} is unknown; choose one of "
-                      f"{', '.join(EMBEDDING_DROPOUTS)}.")
-    for field in ("layers", "units", "embedding_dim"):
-      value = getattr(self, field)
-      if not isinstance(value, int) or value < 1:
-        raise UserError(f"--{field}={value} is invalid; it must be a whole number >= 1.")
-    if not 0.0 <= self.dropout < 1.0:
-      raise UserError(f"--dropout={self.dropout} is invalid; it must be in [0, 1).")
-    return self
+    return validate(self)
 
 
 _PRESETS: dict[str, ModelSpec] = {}
@@ -64,18 +67,33 @@ def register(name: str, **fields) -> ModelSpec:
   return _PRESETS[name]
 
 
-# The zoo: every cell, uni- or bidirectional, one layer or stacked (2 unless --layers says otherwise).
-for _cell in CELLS:
-  register(_cell, cell=_cell)
-  register(f"bi{_cell}", cell=_cell, bidirectional=True)
-  register(f"stacked_{_cell}", cell=_cell, layers=2)
-  register(f"stacked_bi{_cell}", cell=_cell, bidirectional=True, layers=2)
-  register(f"{_cell}_attention", cell=_cell, attention="additive")
-  register(f"bi{_cell}_attention", cell=_cell, bidirectional=True, attention="additive")
+# Every cell, uni- or bidirectional, one layer or stacked (2 unless --layers says otherwise).
+register("rnn", cell="rnn")
+register("lstm", cell="lstm")
+register("gru", cell="gru")
+register("birnn", cell="rnn", bidirectional=True)
+register("bilstm", cell="lstm", bidirectional=True)
+register("bigru", cell="gru", bidirectional=True)
+register("stacked_rnn", cell="rnn", layers=2)
+register("stacked_lstm", cell="lstm", layers=2)
+register("stacked_gru", cell="gru", layers=2)
+register("stacked_birnn", cell="rnn", bidirectional=True, layers=2)
+register("stacked_bilstm", cell="lstm", bidirectional=True, layers=2)
+register("stacked_bigru", cell="gru", bidirectional=True, layers=2)
 
-# Forecasting baselines (models/baselines.py): repeat the last value; DLinear's linear map over the window.
-register("naive", kind="naive")
-register("linear", kind="linear")
+# Encoder-decoders whose decoder attends to the encoder's outputs (seq2seq).
+register("rnn_attention", cell="rnn", attention="additive")
+register("lstm_attention", cell="lstm", attention="additive")
+register("gru_attention", cell="gru", attention="additive")
+register("birnn_attention", cell="rnn", bidirectional=True, attention="additive")
+register("bilstm_attention", cell="lstm", bidirectional=True, attention="additive")
+register("bigru_attention", cell="gru", bidirectional=True, attention="additive")
+
+# Forecasting baselines (models/baselines.py): repeat the last value; DLinear's linear map over the window, read
+# unnormalised and trained as DLinear's ETT scripts train it (the learning rate halves every epoch).
+register("naive", kind="naive", recipe={"epochs": 1})
+register("linear", kind="linear", recipe={"window_norm": "none", "batch_size": 32, "learning_rate": 5e-3,
+                                          "lr_decay": 0.5, "epochs": 10, "patience": 3})
 
 
 def names() -> list[str]:

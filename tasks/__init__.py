@@ -1,6 +1,8 @@
 """The task registry: `get(name)` returns a Task class, `names()` lists them.
 
-A new task is a Task subclass (tasks/base.py) added with `register`, or one row in _TASKS.
+A new task is a Task subclass (tasks/base.py) and one `register` line below. Where one topology of a
+task needs other data, loss and serving (mnist drawn with one_to_many instead of read with
+many_to_one), `variants` maps that topology to the subclass that serves it, so it is still one task name.
 """
 
 from common.errors import UserError
@@ -11,21 +13,37 @@ from tasks.sentiment import Sentiment
 from tasks.textgen import TextGeneration
 from tasks.translation import Translation
 
-Mnist.variants = {"one_to_many": MnistDrawing}
-_TASKS = {task.name: task for task in (Sentiment, Mnist, TextGeneration, Forecast, Translation)}
+_TASKS = {}       # name -> Task class
+_VARIANTS = {}    # name -> {topology: Task subclass}
 
 
-def register(task_class):
-  """Adds a Task class under its `name`; usable as a class decorator."""
+def register(task_class, variants=None):
+  """Adds a Task class under its `name` (and its topology variants); usable as a class decorator."""
   if task_class.name in _TASKS and _TASKS[task_class.name] is not task_class:
     raise ValueError(f"task {task_class.name!r} is registered twice")
   _TASKS[task_class.name] = task_class
+  _VARIANTS[task_class.name] = dict(variants or {})
   return task_class
+
+
+register(Sentiment)
+register(Mnist, variants={"one_to_many": MnistDrawing})
+register(TextGeneration)
+register(Forecast)
+register(Translation)
 
 
 def all_classes():
   """Every Task class, variants included."""
-  return [c for task in _TASKS.values() for c in (task, *task.variants.values())]
+  return [c for name, task in _TASKS.items() for c in (task, *_VARIANTS[name].values())]
+
+
+def label(task_class):
+  """How a user names the task class on the command line: `mnist`, or `mnist --topology=one_to_many`."""
+  for topology, variant in _VARIANTS.get(task_class.name, {}).items():
+    if variant is task_class:
+      return f"{task_class.name} --topology={topology}"
+  return task_class.name
 
 
 def names():
@@ -38,7 +56,7 @@ def get(name, topology=None):
     task = _TASKS[name]
   except KeyError:
     raise UserError(f"--task={name} is not a known task; choose one of: {', '.join(names())}.") from None
-  return task.variants.get(topology, task)
+  return _VARIANTS[name].get(topology, task)
 
 
 def create(config):

@@ -1,7 +1,9 @@
-"""The Task interface: what goes in and out, the data pipelines, loss, metrics and serving.
+"""The Task interface: what goes in and out, the data pipelines, loss, metrics, serving, and what a task reports.
 
-A task knows nothing about architectures; it describes its inputs and outputs with an IOSpec and
-a topology builder (models/topologies) fits a preset to it.
+A task knows nothing about architectures; it describes its inputs and outputs with a models.IOSpec
+and a topology builder (models/topologies) fits a preset to it. Everything task-specific the engine
+and evaluate.py need goes through the methods below (the shape of TF Model Garden's Task): the engine
+never tests which task it runs.
 """
 
 import abc
@@ -13,32 +15,13 @@ import numpy as np
 import tensorflow as tf
 
 from common.errors import UserError
+from common.settings import Setting
+from models import IOSpec
 
 
-@dataclasses.dataclass(frozen=True)
-class IOSpec:
-  """The task side of the task <-> model seam."""
-
-  input_kind: str              # "tokens": int ids, 0 = padding | "features": float32 per step
-  input_size: int              # vocabulary size, or features per step
-  output_size: int             # classes (per step for many_to_many)
-  input_name: str = "inputs"   # the model's Input name
-  sequence_length: int | None = None  # None: variable length
-  stateful_batch: int | None = None   # carry recurrent state across batches of exactly this size (truncated BPTT)
-  condition_classes: int | None = None  # one_to_many: how many labels the "one" input can take
-  input_dropout: bool = True  # whether --dropout also drops inputs (whole tokens, or features)
-  decoder_vocab: int | None = None   # seq2seq: ids the decoder reads (0 = padding)
-  decoder_length: int | None = None  # seq2seq: decoder steps (None: variable)
-  window: object = None  # forecasting: a models.forecaster.WindowSpec; the model maps windows to forecasts
-
-
-@dataclasses.dataclass(frozen=True)
-class Option:
-  """A task-specific setting, set by a flag of the same name (named after the published protocol)."""
-
-  default: object
-  help: str
-  choices: tuple = ()
+# An evaluation setting every task that samples shares (textgen's text, mnist's drawn digits).
+SAMPLING_TEMPERATURE = Setting(0.8, "evaluate.py: sampling temperature of what the model generates.", at_least=0,
+                               note="0: greedy", train=False, evaluate=True)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,25 +31,44 @@ class DataConfig:
   data_file: str | None = None   # a user's own data file, for tasks that read one
 
 
+@dataclasses.dataclass
+class Report:
+  """What a task reports of a model beyond the training loop's loss and metrics. Returned by the task's hooks; the
+  engine writes it to metrics.json, TensorBoard and evaluate.py's output."""
+
+  metrics: dict = dataclasses.field(default_factory=dict)   # name -> number (e.g. bleu)
+  info: dict = dataclasses.field(default_factory=dict)      # name -> how a figure was made (sacreBLEU's signature)
+  samples: list = dataclasses.field(default_factory=list)   # dicts of strings (source / reference / translation)
+  images: dict = dataclasses.field(default_factory=dict)    # name -> uint8 picture [height, width] (drawn digits)
+
+  def __or__(self, other):
+    return Report({**self.metrics, **other.metrics}, {**self.info, **other.info}, self.samples + other.samples,
+                  {**self.images, **other.images})
+
+
 class Task(abc.ABC):
   name: ClassVar[str]
   tfds_name: ClassVar[str]                # tfds name[/config] the task reads
   topologies: ClassVar[tuple[str, ...]]   # the first is the default
   monitor: ClassVar[tuple[str, str]] = ("accuracy", "max")  # validation metric for early stopping
-  options: ClassVar[dict[str, Option]] = {}  # task-specific flags
+  # The task's own settings, each a flag of the same name: run settings (train=True, stored in config.json) and
+  # settings of evaluating an export (evaluate=True).
+  options: ClassVar[dict[str, Setting]] = {}
   reads_data_file: ClassVar[bool] = False     # whether --data_file can replace the tfds dataset
-  variants: ClassVar[dict[str, type]] = {}    # topology -> the Task subclass that serves it, when not this one
   causal_because: ClassVar[str] = ""          # why the task needs a unidirectional model (generation), if it does
 
   def __init__(self, data: DataConfig, options=None):
     self.data = data
-    self.notes = {}   # how figures were made (e.g. sacreBLEU's signature), for metrics.json's info
-    self.options = {name: option.default for name, option in self.options.items()} | dict(options or {})
+    self.options = {name: o.default for name, o in type(self).options.items() if o.train} | dict(options or {})
+
+  def evaluation_settings(self, given=None):
+    """The settings of evaluating an export (declared evaluate=True, train=False): defaults, replaced by `given`."""
+    return {n: o.default for n, o in type(self).options.items() if o.evaluate and not o.train} | dict(given or {})
 
   @classmethod
   def check_model(cls, spec, topology):
     """Raises UserError when this task cannot use the preset (e.g. generation needs a causal model)."""
-    if spec.kind != "recurrent":
+    if not spec.recurrent:
       raise UserError(f"--model={spec.name} is a forecasting baseline; --task={cls.name} needs a recurrent preset.")
     if cls.causal_because and spec.bidirectional:
       raise UserError(f"--model={spec.name} is bidirectional: {cls.causal_because}. Use a unidirectional preset "
@@ -82,11 +84,6 @@ class Task(abc.ABC):
 
   def tuned_defaults(self, spec) -> dict:
     """The best known model and training settings of this task for a preset (flags override)."""
-    return {}
-
-  @classmethod
-  def tuned_options(cls, spec) -> dict:
-    """Task options whose best known value depends on the preset (flags override)."""
     return {}
 
   @abc.abstractmethod
@@ -116,13 +113,14 @@ class Task(abc.ABC):
     """More endpoints of the export, name -> (function, input_signature); e.g. a scoring one."""
     return {}
 
-  def decoded_metrics(self, model) -> dict:
-    """Test figures that need the model to generate (e.g. BLEU of its translations), beyond the loop's metrics."""
-    return {}
+  def decoded_report(self, model) -> Report:
+    """Test figures that need the trained model to generate (e.g. BLEU of its translations), after training."""
+    return Report()
 
   @abc.abstractmethod
-  def evaluate_served(self, served, batch_size) -> dict:
-    """Test metrics of an exported model (engine.export.Served), fed raw test inputs."""
+  def evaluate_served(self, served, batch_size, settings=None) -> Report:
+    """Test metrics of an exported model (common.exports.Served), fed raw test inputs, and what else evaluating it
+    shows (samples, pictures); `settings` holds the task's evaluation settings (Setting.evaluate)."""
 
 
 class ClassificationTask(Task):
@@ -147,7 +145,7 @@ class ClassificationTask(Task):
   def raw_test_batches(self, batch_size):
     """Batches of (raw serving inputs, integer labels) from the test split."""
 
-  def evaluate_served(self, served, batch_size):
+  def evaluate_served(self, served, batch_size, settings=None):
     losses, correct = [], []
     for raw, labels in self.raw_test_batches(batch_size):
       probabilities = served(raw)["probabilities"].numpy()
@@ -155,4 +153,4 @@ class ClassificationTask(Task):
       picked = probabilities[np.arange(len(labels)), labels]
       losses.append(-np.log(np.clip(picked, 1e-7, 1.0)))
       correct.append(probabilities.argmax(-1) == labels)
-    return {"accuracy": float(np.concatenate(correct).mean()), "loss": float(np.concatenate(losses).mean())}
+    return Report({"accuracy": float(np.concatenate(correct).mean()), "loss": float(np.concatenate(losses).mean())})

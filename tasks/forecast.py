@@ -20,9 +20,11 @@ import tensorflow as tf
 
 from common.errors import UserError
 from common.files import load_or_make_json
+from common.settings import Setting
+from models import IOSpec
 from models.forecaster import NORMS, WindowSpec
 from tasks import series_csv, series_protocol, tfds_data
-from tasks.base import IOSpec, Option, Task
+from tasks.base import Report, Task
 from tasks.builders.ett.ett import COLUMNS as ETT_COLUMNS  # importing it registers the tfds builder
 
 ETT = {"ett/h1": ("ETTh1.csv", 24), "ett/h2": ("ETTh2.csv", 24), "ett/m1": ("ETTm1.csv", 96),  # file, steps a day
@@ -37,21 +39,23 @@ class Forecast(Task):
   monitor = ("mse", "min")
   reads_data_file = True
   options = {
-      "dataset": Option("ett/h1", "forecast: the tfds ETT series (ignored with --data_file).", tuple(ETT)),
-      "input_length": Option(336, "forecast: steps each window reads (the look-back)."),
-      "horizon": Option(96, "forecast: steps forecast after each window (published: 96, 192, 336, 720)."),
-      "features": Option("M", "forecast: M (all columns -> all), S (--target -> --target) or MS (all -> --target; "
+      "dataset": Setting("ett/h1", "forecast: the tfds ETT series (ignored with --data_file).", tuple(ETT)),
+      "input_length": Setting(336, "forecast: steps each window reads (the look-back).", at_least=1),
+      "horizon": Setting(96, "forecast: steps forecast after each window (published: 96, 192, 336, 720).",
+                         at_least=1),
+      "features": Setting("M", "forecast: M (all columns -> all), S (--target -> --target) or MS (all -> --target; "
                               "the other columns only inform the target with --channel_independent=false).",
                          FEATURES),
-      "target": Option("OT", "forecast: the column(s) forecast in S and MS modes, comma-separated."),
-      "time_column": Option("date", "forecast: the time column of a --data_file CSV."),
-      "columns": Option("", "forecast: the value columns of a --data_file CSV, comma-separated (default: all but "
+      "target": Setting("OT", "forecast: the column(s) forecast in S and MS modes, comma-separated."),
+      "time_column": Setting("date", "forecast: the time column of a --data_file CSV."),
+      "columns": Setting("", "forecast: the value columns of a --data_file CSV, comma-separated (default: all but "
                             "the time column)."),
-      "window_norm": Option("last", "forecast: per-window normalisation: last (subtract the window's last value), "
+      "window_norm": Setting("last", "forecast: per-window normalisation: last (subtract the window's last value), "
                                     "revin (standardise each window) or none (default for --model=linear, as "
                                     "DLinear).", NORMS),
-      "channel_independent": Option(True, "forecast: read every column as its own series with shared weights."),
-      "segment_length": Option(48, "forecast: steps per recurrent step (SegRNN's segments; 1: every step)."),
+      "channel_independent": Setting(True, "forecast: read every column as its own series with shared weights."),
+      "segment_length": Setting(48, "forecast: steps per recurrent step (SegRNN's segments).", at_least=1,
+                                note="1: every step"),
   }
 
   def __init__(self, data, options=None):
@@ -61,7 +65,8 @@ class Forecast(Task):
 
   @classmethod
   def check_model(cls, spec, topology):
-    if spec.kind != "recurrent" and topology != cls.topologies[0]:
+    """Baselines are welcome here (they are what every forecaster is compared with), on the default topology."""
+    if not spec.recurrent and topology != cls.topologies[0]:
       raise UserError(f"--model={spec.name} is a baseline without a recurrent core, so --topology={topology} does "
                       "not apply to it; leave --topology unset.")
 
@@ -71,9 +76,6 @@ class Forecast(Task):
   # -- data -------------------------------------------------------------------------------------
 
   def check_data(self):
-    for name in ("input_length", "horizon", "segment_length"):
-      if self.options[name] < 1:
-        raise UserError(f"--{name}={self.options[name]} is invalid; it must be >= 1.")
     values, _ = self.series()
     length, horizon = self.options["input_length"], self.options["horizon"]
     for split, span in self.spans().items():
@@ -129,16 +131,8 @@ class Forecast(Task):
     read, _ = self.columns()
     return values[:, [names.index(c) for c in read]]
 
-  @classmethod
-  def tuned_options(cls, spec):
-    return {"window_norm": "none"} if spec.kind == "linear" else {}   # DLinear reads the window as it is
-
   def tuned_defaults(self, spec):
-    if spec.kind == "linear":   # DLinear's ETT scripts: the learning rate halves every epoch
-      return {"batch_size": 32, "learning_rate": 5e-3, "lr_decay": 0.5, "epochs": 10, "patience": 3}
-    if spec.kind == "naive":
-      return {"epochs": 1}
-    # Measured in docs/results.md: SegRNN's recipe at a CPU-sized width; the models overfit after a few epochs.
+    # (The baselines bring their own recipe: models/registry.py.) Measured in docs/results.md: SegRNN's recipe at a CPU-sized width; the models overfit after a few epochs.
     return {"units": 256, "dropout": 0.5, "embedding_dim": 32, "batch_size": 32, "learning_rate": 1e-3,
             "lr_decay": 0.9, "epochs": 10, "patience": 3}
 
@@ -212,7 +206,7 @@ class Forecast(Task):
 
     return serve, [tf.TensorSpec([None, None, None], tf.float32, name="window")], []
 
-  def evaluate_served(self, served, batch_size):
+  def evaluate_served(self, served, batch_size, settings=None):
     """Test MSE / MAE on the protocol's scale (the training span's), of forecasts the export makes from raw windows."""
     squared = absolute = count = 0.0
     target_scale = (self.scaler or self._fit_scaler()).scale[self._target_indices()]
@@ -221,4 +215,4 @@ class Forecast(Task):
       squared += float(np.square(errors).sum())
       absolute += float(np.abs(errors).sum())
       count += errors.size
-    return {"mse": squared / count, "mae": absolute / count}
+    return Report({"mse": squared / count, "mae": absolute / count})

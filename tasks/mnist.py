@@ -3,7 +3,8 @@
 import tensorflow as tf
 
 from tasks import tfds_data
-from tasks.base import ClassificationTask, IOSpec
+from models import IOSpec
+from tasks.base import ClassificationTask
 
 SPLITS = {"train": "train[:55000]", "validation": "train[55000:]", "test": "test"}
 MANUAL_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",

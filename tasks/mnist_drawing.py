@@ -11,12 +11,16 @@ deterministic digit per label.
 import numpy as np
 import tensorflow as tf
 
+from common import exports
+from common.errors import UserError
+from common.settings import Setting
+from models import IOSpec
 from models.decoding import GREEDY_BELOW
-from models.stepping import Stepper
-from tasks.base import IOSpec
+from models.topologies.one_to_many import Generator
+from tasks.base import SAMPLING_TEMPERATURE, Report
 from tasks.mnist import Mnist, rows
 
-GRID_COLUMNS = 10   # drawn digits per label in the PNG
+GRID_COLUMNS = 10   # drawn digits per label in the picture evaluate.py saves
 
 
 def previous_rows(images_as_rows):
@@ -38,6 +42,14 @@ def _digits(labels):
 class MnistDrawing(Mnist):
   monitor = ("loss", "min")
   causal_because = "it reads later rows to draw earlier ones, so it cannot draw"
+  options = {
+      "classifier": Setting(None, "mnist one_to_many (evaluate.py): an mnist many_to_one run (or its export) that "
+                                  "reads the drawn digits, to count how many it recognises.", kind=str, train=False,
+                            evaluate=True),
+      "samples_per_label": Setting(100, "mnist one_to_many (evaluate.py): digits drawn per label (the picture shows "
+                                        f"the first {GRID_COLUMNS}).", at_least=1, train=False, evaluate=True),
+      "temperature": SAMPLING_TEMPERATURE,
+  }
 
   def tuned_defaults(self, spec):
     # The settings measured in docs/results.md (93.5 % of drawn digits recognised); not tuned further.
@@ -66,18 +78,16 @@ class MnistDrawing(Mnist):
     return {}
 
   def serving_endpoint(self, model):
-    stepper, head = Stepper(model), model.get_layer("head")
-    conditions = model.get_layer("condition").embeddings
+    generator = Generator(model)
 
     def draw(labels, temperature):
       checks = [tf.debugging.assert_non_negative(temperature, message="temperature must be >= 0"), *_digits(labels)]
       with tf.control_dependencies(checks):
-        condition = tf.gather(conditions, labels)
+        condition, states = generator.start(labels)
       batch = tf.shape(labels)[0]
 
       def step(t, previous, states, drawn):
-        output, states = stepper(tf.concat([condition, previous], axis=-1), states)
-        logits = head(output)
+        logits, states = generator.step(previous, states, condition)
         row = tf.cond(
             temperature <= GREEDY_BELOW, lambda: tf.cast(logits > 0, tf.float32),
             lambda: tf.cast(tf.random.uniform(tf.shape(logits)) < tf.sigmoid(logits / temperature), tf.float32))
@@ -85,7 +95,7 @@ class MnistDrawing(Mnist):
 
       _, _, _, drawn = tf.while_loop(
           lambda t, *_: t < 28, step,
-          (0, tf.zeros([batch, 28]), stepper.initial_states(batch), tf.TensorArray(tf.float32, size=28)))
+          (0, tf.zeros([batch, 28]), states, tf.TensorArray(tf.float32, size=28)))
       images = tf.transpose(drawn.stack(), [1, 0, 2])
       return {"images": tf.cast(tf.round(images * 255.0), tf.uint8)}
 
@@ -103,35 +113,48 @@ class MnistDrawing(Mnist):
     return {"score": (score, [tf.TensorSpec([None, 28, 28], tf.uint8, name="images"),
                               tf.TensorSpec([None], tf.int32, name="labels")])}
 
-  def evaluate_served(self, served, batch_size):
+  def evaluate_served(self, served, batch_size, settings=None):
+    """Test nats per pixel through the export's score endpoint; digits drawn at --temperature, as a picture (one
+    row per label), and with --classifier the share of them it reads as the label they were drawn for."""
+    settings = self.evaluation_settings(settings)
+    classifier = _classifier(settings["classifier"]) if settings.get("classifier") else None  # before the long pass
     losses = [served.score(images=images, labels=tf.cast(labels, tf.int32))["nats_per_pixel"].numpy()
               for images, labels in self.raw_test_batches(batch_size)]
-    return {"loss": float(np.concatenate(losses).mean())}
+    images, labels, recognised = draw_and_recognise(served, classifier, settings["samples_per_label"],
+                                                    settings["temperature"])
+    report = Report({"loss": float(np.concatenate(losses).mean())},
+                    info={"drawing": f"{len(labels)} digits at temperature {settings['temperature']:g}; the "
+                                     f"picture's rows are labels 0-9, {GRID_COLUMNS} digits each"},
+                    images={"drawn_digits": grid(images, labels)})
+    if recognised is None:
+      report.info["recognised"] = "pass --classifier=<an mnist many_to_one run> to count the digits it recognises"
+    else:
+      report.metrics["recognised"] = recognised
+    return report
 
-  def draw_and_recognise(self, served, classifier, samples_per_label, temperature):
-    """(images [10 * samples, 28, 28] uint8 ordered by label, labels, the fraction `classifier` reads as their
-    label or None without one)."""
-    labels = np.repeat(np.arange(10, dtype=np.int32), samples_per_label)
-    images = served(labels=tf.constant(labels), temperature=tf.constant(temperature, tf.float32))["images"]
-    if classifier is None:
-      return images.numpy(), labels, None
-    read = classifier(images)["probabilities"].numpy().argmax(-1)
-    return images.numpy(), labels, float((read == labels).mean())
+
+def _classifier(path):
+  classifier, config = exports.load(path)
+  if (config["task"], config["topology"]) != ("mnist", "many_to_one"):
+    raise UserError(f"--classifier={path} is a {config['task']} {config['topology']} run; it must be an mnist "
+                    "many_to_one run.")
+  return classifier
 
 
-def save_grid(images, labels, path):
-  """A PNG with one row per label, its first GRID_COLUMNS drawn digits side by side (images ordered by label)."""
-  import matplotlib
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
+def draw_and_recognise(served, classifier, samples_per_label, temperature):
+  """(images [10 * samples, 28, 28] uint8 ordered by label, labels, the fraction `classifier` reads as their label,
+  or None without one)."""
+  labels = np.repeat(np.arange(10, dtype=np.int32), samples_per_label)
+  images = served(labels=tf.constant(labels), temperature=tf.constant(temperature, tf.float32))["images"]
+  if classifier is None:
+    return images.numpy(), labels, None
+  read = classifier(images)["probabilities"].numpy().argmax(-1)
+  return images.numpy(), labels, float((read == labels).mean())
 
+
+def grid(images, labels):
+  """One picture [280, columns * 28] uint8, dark digits on white: a row per label, its first GRID_COLUMNS drawn
+  digits side by side (images ordered by label)."""
   per_label = min(len(labels) // 10, GRID_COLUMNS)
-  grid = images.reshape(10, -1, 28, 28)[:, :per_label].transpose(0, 2, 1, 3).reshape(280, per_label * 28)
-  fig, ax = plt.subplots(figsize=(per_label * 0.6 + 0.6, 6.2))
-  ax.imshow(grid, cmap="gray_r", vmin=0, vmax=255)
-  ax.set_yticks(np.arange(10) * 28 + 14, [str(d) for d in range(10)])
-  ax.set_xticks([])
-  ax.set_title("drawn digits, one label per row", fontsize=9)
-  fig.tight_layout()
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
+  picture = images.reshape(10, -1, 28, 28)[:, :per_label].transpose(0, 2, 1, 3).reshape(280, per_label * 28)
+  return 255 - picture

@@ -11,10 +11,11 @@ import re
 import keras
 import tensorflow as tf
 
-from common.errors import UserError
 from common.files import write_text_atomic
+from common.settings import Setting
+from models import IOSpec
 from tasks import tfds_data
-from tasks.base import ClassificationTask, IOSpec, Option
+from tasks.base import ClassificationTask
 
 BUCKETS = (64, 128, 192, 256, 384, 512, 640)
 SPLITS = {"train": "train[:90%]", "validation": "train[90%:]", "test": "test"}
@@ -38,9 +39,9 @@ class Sentiment(ClassificationTask):
   options = {
       # 5,000: a smaller vocabulary turns the rare words (mostly one film's names) into the unknown token, which
       # the test reviews (other films) reward; measured from 30,000 to 2,500 in docs/results.md.
-      "vocab_size": Option(5_000, "sentiment: the most frequent training tokens kept (the rest read as one unknown "
-                           "token)."),
-      "max_tokens": Option(800, "sentiment: tokens read of each review, from its start (0: all)."),
+      "vocab_size": Setting(5_000, "sentiment: the most frequent training tokens kept (the rest read as one unknown "
+                                   "token).", at_least=3, note="padding, unknown and one word"),
+      "max_tokens": Setting(800, "sentiment: tokens read of each review, from its start.", at_least=0, note="0: all"),
   }
 
   def __init__(self, data, options=None):
@@ -49,9 +50,6 @@ class Sentiment(ClassificationTask):
     self._encoded = {}
 
   def check_data(self):
-    for name, least in (("vocab_size", 3), ("max_tokens", 0)):  # 3: padding, unknown and one word
-      if self.options[name] < least:
-        raise UserError(f"--{name}={self.options[name]} is invalid; it must be >= {least}.")
     tfds_data.ensure_prepared(self.tfds_name, self.data, MANUAL_FILES)
 
   def tuned_defaults(self, spec):

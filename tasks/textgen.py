@@ -19,11 +19,14 @@ import numpy as np
 import tensorflow as tf
 
 from common.errors import UserError
+from common.exports import input_error
 from common.files import load_or_make_json, read_data_file
+from common.settings import Setting
+from models import IOSpec
 from models.decoding import continue_sequence, pick_ids
-from models.stepping import Stepper
+from models.topologies.many_to_many import Generator
 from tasks import tfds_data
-from tasks.base import IOSpec, Option, Task
+from tasks.base import SAMPLING_TEMPERATURE, Report, Task
 from tasks.token_loss import PADDING, TokenCrossEntropy, losses_and_mask
 
 UNKNOWN = 1     # ids: 0 is padding (token_loss.PADDING); characters start at 2
@@ -40,11 +43,19 @@ class TextGeneration(Task):
   causal_because = "it reads the text after each character, so it cannot generate"
   reads_data_file = True
   options = {
-      "sequence_length": Option(128, "textgen: characters per training window (the truncated-BPTT length)."),
+      "sequence_length": Setting(128, "textgen: characters per training window (the truncated-BPTT length).",
+                                 at_least=2),
       # Measured in docs/results.md: independent windows learn faster per epoch than carried state.
-      "carry_state": Option(False, "textgen: carry the recurrent state across consecutive training windows "
-                                   "(truncated BPTT); false (default) trains on shuffled independent windows "
-                                   "from a zero state."),
+      "carry_state": Setting(False, "textgen: carry the recurrent state across consecutive training windows "
+                                    "(truncated BPTT); false (default) trains on shuffled independent windows "
+                                    "from a zero state."),
+      "prime": Setting(None, "textgen (evaluate.py): also generate a sample that continues this text.", kind=str,
+                       train=False, evaluate=True),
+      "num_chars": Setting(500, "textgen (evaluate.py): characters to generate after --prime.", at_least=1,
+                           at_most=MAX_CHARS, train=False, evaluate=True),
+      "temperature": SAMPLING_TEMPERATURE,
+      "top_k": Setting(0, "textgen (evaluate.py): sample among the k likeliest characters.", at_least=0,
+                       note="0: all", train=False, evaluate=True),
   }
 
   def __init__(self, data, options=None):
@@ -58,8 +69,6 @@ class TextGeneration(Task):
       self.texts()  # reads and splits the file once, failing on a bad one
     else:
       tfds_data.ensure_prepared(self.tfds_name, self.data, MANUAL_FILES)
-    if self.options["sequence_length"] < 2:
-      raise UserError(f"--sequence_length={self.options['sequence_length']} is invalid; it must be >= 2.")
 
   def tuned_defaults(self, spec):
     # Measured in docs/results.md (the 60-minute budget on 2 CPU cores): Karpathy's char-rnn sizes, with
@@ -159,7 +168,7 @@ class TextGeneration(Task):
     }
 
   def _generator(self, model):
-    stepper, embed, head = Stepper(model), _embedder(model), model.get_layer("head")
+    generator = Generator(model)
     self.lookup(tf.constant(["a"]))  # a fixed-vocabulary lookup must run once before export tracks it
     alphabet = tf.constant(["", ""] + self.characters)
 
@@ -176,14 +185,14 @@ class TextGeneration(Task):
       ]
       with tf.control_dependencies(checks):
         ids = continue_sequence(
-            stepper, embed, head, prime_ids, num_chars,
+            generator.step, generator.start(1), prime_ids, num_chars,
             lambda logits: pick_ids(logits, temperature, top_k, banned=(PADDING, UNKNOWN)))
       return {"text": tf.strings.reduce_join(tf.gather(alphabet, ids))}
 
     return generate
 
   def _scorer(self, model):
-    stepper, embed, head = Stepper(model), _embedder(model), model.get_layer("head")
+    generator = Generator(model)
 
     def score(text):
       """Each text read from a zero state: the nats of predicting characters 2..n, and how many were predicted."""
@@ -191,28 +200,32 @@ class TextGeneration(Task):
       batch, steps = tf.shape(ids)[0], tf.shape(ids)[1]
 
       def step(t, states, nats):
-        output, states = stepper(embed(ids[:, t]), states)
-        losses, mask = losses_and_mask(ids[:, t + 1], head(output))
+        logits, states = generator.step(ids[:, t], states)
+        losses, mask = losses_and_mask(ids[:, t + 1], logits)
         return t + 1, states, nats + losses * mask
 
-      _, _, nats = tf.while_loop(lambda t, *_: t < steps - 1, step,
-                                 (0, stepper.initial_states(batch), tf.zeros([batch])))
+      _, _, nats = tf.while_loop(lambda t, *_: t < steps - 1, step, (0, generator.start(batch), tf.zeros([batch])))
       return {"nats": nats, "predicted_chars": tf.reduce_sum(tf.cast(ids[:, 1:] != PADDING, tf.int32), axis=1)}
 
     return score
 
-  def evaluate_served(self, served, batch_size):
-    """Test nats/char through the export's score endpoint, on the pieces training's test figure reads."""
+  def evaluate_served(self, served, batch_size, settings=None):
+    """Test nats/char through the export's score endpoint, on the pieces training's test figure reads; with a
+    --prime, a generated sample too."""
     pieces = _pieces(self.texts()["test"], batch_size)
     scored = served.score(text=tf.constant([p for p in pieces if len(p) > 1]))
     nats = float(tf.reduce_sum(scored["nats"])) / float(tf.reduce_sum(scored["predicted_chars"]))
-    return {"nats_per_char": nats, "bits_per_char": nats / math.log(2)}
-
-
-def _embedder(model):
-  """ids -> embedding rows, without the padding mask a cell would warn about (stepping has no padding)."""
-  table = model.get_layer("embedding").embeddings
-  return lambda ids: tf.gather(table, ids)
+    report = Report({"nats_per_char": nats, "bits_per_char": nats / math.log(2)})
+    settings = self.evaluation_settings(settings)
+    if settings["prime"] is not None:
+      try:
+        text = served.generate(prime=settings["prime"], num_chars=settings["num_chars"], top_k=settings["top_k"],
+                               temperature=settings["temperature"])["text"].numpy().decode("utf-8")
+      except tf.errors.InvalidArgumentError as e:   # the export's own input checks
+        raise UserError(f"--prime={settings['prime']!r}: {input_error(e)}.") from None
+      report.samples.append({"prime": settings["prime"], "text": settings["prime"] + text})
+      report.info["sample"] = f"temperature {settings['temperature']:g}, top_k {settings['top_k']}"
+    return report
 
 
 def _pieces(sequence, count):

@@ -12,15 +12,16 @@ import os
 
 import keras
 import numpy as np
-import sacrebleu
 import tensorflow as tf
 
 from common.errors import UserError
 from common.files import load_or_make_json, read_data_file
+from common.settings import Setting
+from models import IOSpec
 from models.decoding import beam_search
 from models.topologies.seq2seq import DECODER_INPUT, Decoder
 from tasks import tfds_data
-from tasks.base import IOSpec, Option, Task
+from tasks.base import Report, Task
 from tasks.builders.multi30k.multi30k import FILES as MULTI30K_FILES  # importing it registers the tfds builder
 from tasks.token_loss import PADDING, TokenCrossEntropy, losses_and_mask
 
@@ -29,6 +30,7 @@ LABEL_SMOOTHING = 0.1
 LENGTH_ALPHA = 1.0                 # beam search ranks finished hypotheses by log-probability / length**alpha
 MANUAL_FILES = tuple(f"{stem}.{language}.gz" for stem in MULTI30K_FILES.values() for language in ("de", "en"))
 SOURCE = "source_ids"
+SAMPLES = 5                        # test translations evaluate.py shows
 
 
 def tokens_of(text):
@@ -50,11 +52,12 @@ class Translation(Task):
   monitor = ("perplexity", "min")
   reads_data_file = True
   options = {
-      "direction": Option("de-en", "translation: source-target languages of multi30k.", ("de-en", "en-de")),
-      "beam_size": Option(5, "translation: beam width of the test BLEU and of the export's serve (1: greedy)."),
-      "min_count": Option(2, "translation: training occurrences a word needs to enter the vocabulary."),
-      "data_file_split": Option("0.8,0.1,0.1", "translation: train,validation,test shares of a --data_file "
-                                               "(its lines shuffled once, seed 0)."),
+      "direction": Setting("de-en", "translation: source-target languages of multi30k.", ("de-en", "en-de")),
+      "beam_size": Setting(5, "translation: beam width of the test BLEU and of the export's serve (evaluate.py: of "
+                              "its BLEU).", at_least=1, note="1: greedy", evaluate=True),
+      "min_count": Setting(2, "translation: training occurrences a word needs to enter the vocabulary.", at_least=1),
+      "data_file_split": Setting("0.8,0.1,0.1", "translation: train,validation,test shares of a --data_file "
+                                                "(its lines shuffled once, seed 0)."),
   }
 
   def __init__(self, data, options=None):
@@ -68,10 +71,6 @@ class Translation(Task):
   # -- data -------------------------------------------------------------------------------------
 
   def check_data(self):
-    if self.options["beam_size"] < 1:
-      raise UserError(f"--beam_size={self.options['beam_size']} is invalid; it must be >= 1 (1: greedy).")
-    if self.options["min_count"] < 1:
-      raise UserError(f"--min_count={self.options['min_count']} is invalid; it must be >= 1.")
     if self.data.data_file:
       self.pairs()
     else:
@@ -222,29 +221,34 @@ class Translation(Task):
                                             tf.TensorSpec([None], tf.string, name="target")])}
 
   def bleu(self, translate, split="test", batch_size=100):
-    """Cased and lowercased sacreBLEU of `translate` (sentences -> translations) on a split, and the signatures."""
+    """Cased and lowercased sacreBLEU of `translate` (sentences -> translations) on a split: a Report with both
+    figures and their signatures, and the translations."""
+    import sacrebleu  # here, not at the top: only runs that score translations pay for importing it
+
     sources, references = self.pairs()[split]
     hypotheses = []
     for start in range(0, len(sources), batch_size):
       batch = translate(tf.constant(sources[start:start + batch_size]))
       hypotheses += [t.decode("utf-8") for t in batch.numpy()]
     cased, lowercase = sacrebleu.BLEU(), sacrebleu.BLEU(lowercase=True)
-    figures = {"bleu": cased.corpus_score(hypotheses, [references]).score,
-               "bleu_lowercase": lowercase.corpus_score(hypotheses, [references]).score}
-    self.notes = {"bleu": f"{cased.get_signature()} beam {self.options['beam_size']}",
-                  "bleu_lowercase": f"{lowercase.get_signature()} beam {self.options['beam_size']}"}
-    return figures, hypotheses
+    beam = self.options["beam_size"]
+    report = Report({"bleu": cased.corpus_score(hypotheses, [references]).score,
+                     "bleu_lowercase": lowercase.corpus_score(hypotheses, [references]).score},
+                    info={"bleu": f"{cased.get_signature()} beam {beam}",
+                          "bleu_lowercase": f"{lowercase.get_signature()} beam {beam}"})
+    return report, hypotheses
 
-  def decoded_metrics(self, model):
+  def decoded_report(self, model):
     translate = tf.function(self._translator(model), reduce_retracing=True)
     beam = tf.constant(self.options["beam_size"])
-    figures, _ = self.bleu(lambda source: translate(source, beam)["translation"])
-    return figures
+    report, _ = self.bleu(lambda source: translate(source, beam)["translation"])
+    return report
 
-  def evaluate_served(self, served, batch_size):
-    """Test BLEU (beam --beam_size) and perplexity through the export's translate and score endpoints."""
+  def evaluate_served(self, served, batch_size, settings=None):
+    """Test BLEU (beam --beam_size) and perplexity through the export's translate and score endpoints, and the
+    first test sentences' translations."""
     beam = tf.constant(self.options["beam_size"])
-    figures, self.hypotheses = self.bleu(
+    report, hypotheses = self.bleu(
         lambda source: served.translate(source=source, beam_size=beam)["translation"], batch_size=batch_size)
     sources, references = self.pairs()["test"]
     nats = tokens = 0.0
@@ -253,9 +257,7 @@ class Translation(Task):
                             target=tf.constant(references[start:start + batch_size]))
       nats += float(tf.reduce_sum(scored["nats"]))
       tokens += float(tf.reduce_sum(scored["tokens"]))
-    return {**figures, "perplexity": float(np.exp(nats / tokens))}
-
-  def samples(self, count=5):
-    """(source, reference, translation) of the first test sentences, after evaluate_served."""
-    sources, references = self.pairs()["test"]
-    return list(zip(sources, references, self.hypotheses))[:count]
+    report.metrics["perplexity"] = float(np.exp(nats / tokens))
+    report.samples = [{"source": s, "reference": r, "translation": t}
+                      for s, r, t in list(zip(sources, references, hypotheses))[:SAMPLES]]
+    return report

@@ -5,7 +5,8 @@ import numpy as np
 import tensorflow as tf
 
 import tasks
-from tasks.base import ClassificationTask, IOSpec, Task
+from models import IOSpec
+from tasks.base import ClassificationTask, Task
 
 VOCAB = 12
 
@@ -88,5 +89,5 @@ class ToyTagging(Task):
     return (lambda steps: {"logits": model(steps, training=False)},
             [tf.TensorSpec([None, 6, 3], tf.float32, name="steps")], [])
 
-  def evaluate_served(self, serve, batch_size):
+  def evaluate_served(self, serve, batch_size, settings=None):
     raise NotImplementedError("not needed by the tests")

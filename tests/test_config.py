@@ -10,7 +10,7 @@ def test_precedence_flag_over_task_default_over_preset():
   assert resolved.model.units == 32                     # explicit flag
   assert resolved.model.pooling == "max_mean"           # sentiment's tuned default
   assert resolved.model.layers == 2                     # the preset
-  assert resolved.training.clipnorm == config.TRAINING_DEFAULTS["clipnorm"]
+  assert resolved.training.clipnorm == config.TRAINING_SETTINGS["clipnorm"].default
   assert resolved.topology == "many_to_one"
 
 
@@ -49,7 +49,7 @@ def test_every_preset_resolves_for_every_task_or_says_why_not():
           config.resolve(task, name)
         if task == "forecast":
           assert config.resolve(task, name, "seq2seq").model.name == name
-      elif spec.kind != "recurrent" and task != "forecast":
+      elif not spec.recurrent and task != "forecast":
         with pytest.raises(UserError, match=f"--model={name} is a forecasting baseline"):
           config.resolve(task, name)
       else:

@@ -16,7 +16,7 @@ from tests.conftest import run_cli
     (["--model=lstm", "--task=imdb"], "--task=imdb is not a known task; choose one of: forecast, mnist, sentiment"),
     (["--model=lstm", "--task=mnist", "--topology=many_to_many"],
      "--task=mnist cannot be trained as --topology=many_to_many; it supports: many_to_one"),
-    (["--model=lstm", "--task=mnist", "--units=0"], "--units=0 is invalid; it must be a whole number >= 1"),
+    (["--model=lstm", "--task=mnist", "--units=0"], "--units=0 is invalid; it must be >= 1"),
     (["--model=lstm", "--task=mnist", "--dropout=1.5"], "--dropout=1.5 is invalid; it must be in [0, 1)"),
     (["--model=lstm", "--task=mnist", "--learning_rate=0"], "--learning_rate=0.0 is invalid; it must be > 0"),
     (["--model=lstm", "--task=sentiment", "--vocab_size=2"], "--vocab_size=2 is invalid; it must be >= 3"),

@@ -10,12 +10,14 @@ import tensorflow as tf
 
 import models
 import tasks
-from engine import config, export, run
+from common import exports
+from engine import config, run
 from common.errors import UserError
 from engine.loop import Trainer
 from engine.run_dir import RunDir
 from models.forecaster import WindowSpec
-from tasks.base import DataConfig, IOSpec
+from models import IOSpec
+from tasks.base import DataConfig
 from tests.conftest import SHARED, run_cli
 
 SMALL = {"input_length": 24, "horizon": 6, "segment_length": 8}
@@ -167,7 +169,7 @@ def test_export_serves_raw_windows_in_original_units(tmp_path):
   resolved, task = make_task(csv, overrides={"units": 8, "epochs": 2})
   path = str(tmp_path / "run")
   metrics = run.train_and_export(resolved, path)
-  served, saved_config = export.load(path)
+  served, saved_config = exports.load(path)
   assert saved_config["options"]["input_length"] == 24
   raw = sines(300)[200:224][None].astype(np.float32)    # one window of raw values
   forecast = served(window=tf.constant(raw))["forecast"].numpy()
@@ -176,7 +178,7 @@ def test_export_serves_raw_windows_in_original_units(tmp_path):
   expected = task.scaler.inverse(model(task.scaler.transform(raw).astype(np.float32)).numpy())
   np.testing.assert_allclose(forecast, expected, rtol=1e-4, atol=1e-4)
   assert forecast.shape == (1, 6, 2) and abs(forecast[..., 1].mean() - 5) < 2   # original units: level 5
-  served_figures = task.evaluate_served(served, 7)
+  served_figures = task.evaluate_served(served, 7).metrics
   assert served_figures["mse"] == pytest.approx(metrics["test"]["mse"], rel=1e-4)
   assert served_figures["mae"] == pytest.approx(metrics["test"]["mae"], rel=1e-4)
   with pytest.raises(tf.errors.InvalidArgumentError, match=r"window must be \[N, 24, 2\]"):
@@ -217,7 +219,7 @@ def test_impossible_model_and_topology_pairs_are_refused():
     config.resolve("forecast", "naive", "seq2seq")
   with pytest.raises(UserError, match="--model=linear is a forecasting baseline; --task=mnist needs a recurrent"):
     config.resolve("mnist", "linear", "one_to_many")
-  with pytest.raises(UserError, match="--window_norm=mean is invalid; choose one of: last, revin, none"):
+  with pytest.raises(UserError, match="--window_norm=mean is unknown; choose one of: last, revin, none"):
     config.resolve("forecast", "gru", options={"window_norm": "mean"})
 
 

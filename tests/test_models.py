@@ -11,7 +11,7 @@ from common.errors import UserError
 from engine.loop import Trainer
 from engine.run_dir import RunDir
 from models.pooling import AttentionPooling, MaskedPooling
-from tasks.base import IOSpec
+from models import IOSpec
 
 
 def _mask(lengths, steps):
@@ -51,7 +51,7 @@ def test_outputs_do_not_depend_on_right_padding(preset, pooling):
   np.testing.assert_allclose(model(ids), model(padded), atol=1e-6)
 
 
-ENCODERS = [n for n in models.names() if models.get(n).kind == "recurrent" and models.get(n).attention == "none"]
+ENCODERS = [n for n in models.names() if models.get(n).recurrent and models.get(n).attention == "none"]
 
 
 @pytest.mark.parametrize("preset", ENCODERS)
@@ -96,23 +96,23 @@ def test_word_type_dropout_drops_every_occurrence_of_a_word_and_keeps_the_mask()
 
 
 def test_an_unknown_embedding_dropout_is_refused():
-  with pytest.raises(UserError, match="--embedding_dropout=tokens is unknown; choose one of word, word_type, channel"):
+  with pytest.raises(UserError, match="--embedding_dropout=tokens is unknown; choose one of: word, word_type, channel"):
     config.resolve("sentiment", "bilstm", overrides={"embedding_dropout": "tokens"})
 
 
 @pytest.mark.parametrize("preset", [name for name in ENCODERS if not models.get(name).bidirectional])
 def test_stepping_the_cells_reproduces_the_one_to_many_model(preset):
   """Generation steps the cells one row at a time; fed the same rows, it must compute what the model does."""
-  from models.stepping import Stepper
+  from models.topologies.one_to_many import Generator
   spec = dataclasses.replace(models.get(preset), units=8, embedding_dim=3, dropout=0.3)
   io = IOSpec("features", 5, 5, input_name="previous_rows", sequence_length=4, condition_classes=3)
   model = models.build(spec, "one_to_many", io)
   labels = tf.constant([0, 2])
   rows = tf.random.stateless_uniform([2, 4, 5], seed=[1, 2])
   expected = model({"label": labels, "previous_rows": rows}, training=False)
-  stepper, condition = Stepper(model), tf.gather(model.get_layer("condition").embeddings, labels)
-  states, outputs = stepper.initial_states(2), []
+  generator = Generator(model)
+  (condition, states), outputs = generator.start(labels), []
   for t in range(4):
-    output, states = stepper(tf.concat([condition, rows[:, t]], axis=-1), states)
-    outputs.append(model.get_layer("head")(output))
+    logits, states = generator.step(rows[:, t], states, condition)
+    outputs.append(logits)
   np.testing.assert_allclose(tf.stack(outputs, axis=1), expected, atol=1e-5)

@@ -13,15 +13,16 @@ import tensorflow as tf
 
 import models
 import tasks
-from engine import config, export, run
+from common import exports
+from engine import config, run
 from tests.conftest import REPO
 
 RELOAD = """
 import json, sys
 import numpy as np, tensorflow as tf
 sys.path.insert(0, {repo!r})
-from engine import export
-serve, _ = export.load({path!r})
+from common import exports
+serve, _ = exports.load({path!r})
 inputs = json.loads(sys.stdin.read())
 outputs = serve(tf.constant(np.array(inputs["values"], dtype=inputs["dtype"])))
 print(json.dumps({{k: [x.decode() if isinstance(x, bytes) else x for x in v.numpy().tolist()]
@@ -67,7 +68,7 @@ def test_sentiment_export_survives_a_batch_of_empty_strings(mock_tfds, tmp_path)
   served = _served_in_fresh_process(path, ["", "", ""], "object")
   assert len(served["positive_probability"]) == 3
   assert all(0.0 <= p <= 1.0 for p in served["positive_probability"])
-  serve, _ = export.load(path)
+  serve, _ = exports.load(path)
   invalid_utf8 = serve(tf.constant([b"\xff\xfe a great film \xc3", b"\x80"]))["positive_probability"].numpy()
   assert invalid_utf8.shape == (2,) and np.all((invalid_utf8 >= 0) & (invalid_utf8 <= 1))
 
@@ -82,7 +83,7 @@ def test_mnist_export_serves_uint8_images(mock_tfds, tmp_path):
   assert np.allclose(np.sum(served["probabilities"], axis=1), 1.0, atol=1e-5)
   assert served["label"] == [str(d) for d in np.argmax(expected["probabilities"], axis=1)]
 
-  serve, _ = export.load(path)
+  serve, _ = exports.load(path)
   with pytest.raises((TypeError, ValueError)):
     serve(tf.constant(images.astype(np.float32)))   # the signature takes uint8 only
   with pytest.raises((TypeError, ValueError)):

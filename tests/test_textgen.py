@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from engine import config, export, run
+from common import exports
+from engine import config, evaluation, run
 from common.errors import UserError
 from models.decoding import pick_ids
 from tasks.base import DataConfig
@@ -33,7 +34,7 @@ def trained(text_file, tmp_path_factory):
       "lr_decay": 1.0, "patience": 0}, data=DataConfig(data_file=text_file),
       options={"sequence_length": 32, "carry_state": True})
   metrics = run.train_and_export(resolved, path)
-  return path, metrics, export.load(path)[0]
+  return path, metrics, exports.load(path)[0]
 
 
 def _generate(served, prime, num_chars, temperature=0.0, top_k=0):
@@ -90,7 +91,7 @@ def test_overfit_model_reproduces_its_text(trained):
 def test_export_scores_the_test_split_as_training_did(trained, text_file):
   path, metrics, served = trained
   task = TextGeneration(DataConfig(data_file=text_file), {"sequence_length": 32})
-  served_test = task.evaluate_served(served, batch_size=8)
+  served_test = task.evaluate_served(served, batch_size=8).metrics
   assert served_test["nats_per_char"] == pytest.approx(metrics["test"]["nats_per_char"], rel=1e-4, abs=1e-6)
   assert served_test["bits_per_char"] == pytest.approx(served_test["nats_per_char"] / math.log(2))
 
@@ -121,7 +122,7 @@ def test_bad_generation_inputs_are_clear_errors(trained, prime, num_chars, messa
   _, _, served = trained
   with pytest.raises(tf.errors.InvalidArgumentError) as raised:
     _generate(served, prime, num_chars)
-  assert export.input_error(raised.value).startswith(message)
+  assert exports.input_error(raised.value).startswith(message)
 
 
 def test_evaluate_cli_prints_a_sample_and_refuses_an_empty_prime(trained):
@@ -160,10 +161,11 @@ def test_evaluate_refuses_a_prime_for_a_run_that_does_not_generate(tmp_path):
   # A toy classifier run: no generate endpoint.
   path = str(tmp_path / "toy")
   run.train_and_export(config.resolve("toy_classify", "lstm"), path)
-  result = run_cli("evaluate.py", f"--model_dir={path}", "--prime=hello")
-  assert result.returncode == 2 and "--prime applies to text generation runs" in result.stderr
+  with pytest.raises(UserError, match="--prime does not apply to --task=toy_classify; it is a setting of "
+                                      "--task=textgen"):
+    evaluation.evaluate_export(path, settings={"prime": "hello"})
 
 
 def test_a_window_too_short_is_refused(text_file):
   with pytest.raises(UserError, match=re.escape("--sequence_length=1 is invalid; it must be >= 2.")):
-    TextGeneration(DataConfig(data_file=text_file), {"sequence_length": 1}).check_data()
+    config.resolve("textgen", "lstm", data=DataConfig(data_file=text_file), options={"sequence_length": 1})

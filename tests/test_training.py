@@ -9,6 +9,7 @@ import tensorflow as tf
 
 import models
 import tasks
+from common import exports
 from engine import compare, config, export, run, run_dir
 from common.errors import UserError
 from engine.loop import Trainer
@@ -150,7 +151,7 @@ def test_unreadable_checkpoints_are_reported_with_their_files(tmp_path, monkeypa
 def test_export_serves_the_same_predictions_as_the_trained_model(tmp_path):
   path = str(tmp_path / "run")
   run.train_and_export(_toy_config(), path)
-  serve, saved_config = export.load(path)
+  serve, saved_config = exports.load(path)
   assert saved_config["task"] == "toy_classify"
   resolved = config.RunConfig.from_json(saved_config)
   toy = tasks.get("toy_classify")(resolved.data)
@@ -165,9 +166,9 @@ def test_damaged_exports_and_metrics_are_named_not_tracebacks(tmp_path):
   run.train_and_export(_toy_config(epochs=1), str(path))
   (path / "export" / "saved_model.pb").write_bytes(b"truncated")
   with pytest.raises(UserError, match=r"export cannot be loaded as a SavedModel .*Retrain the run"):
-    export.load(str(path))
+    exports.load(str(path))
   (path / "export" / "assets" / export.CONFIG_ASSET).unlink()
   with pytest.raises(UserError, match=r"export is not a readable RNN Zoo export: .*rnnzoo_config.json"):
-    export.load(str(path))
+    exports.load(str(path))
   (path / "metrics.json").write_text("{not json")
   assert compare.collect(str(tmp_path)) == []  # skipped with a warning; other runs would still be listed

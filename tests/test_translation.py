@@ -10,11 +10,13 @@ import tensorflow as tf
 
 import models
 import tasks
-from engine import config, export, run
+from common import exports
+from engine import config, run
 from common.errors import UserError
 from models.decoding import beam_search, greedy_search
 from models.topologies.seq2seq import Decoder
-from tasks.base import DataConfig, IOSpec
+from models import IOSpec
+from tasks.base import DataConfig
 from tasks.translation import detokenize, tokens_of
 from tests.conftest import SHARED, run_cli
 
@@ -126,12 +128,12 @@ def test_seq2seq_learns_to_translate_a_toy_language_pair_and_exports_a_translato
   resolved, path, metrics = toy_run
   assert metrics["test"]["bleu"] > 90, metrics["test"]
   assert "nrefs:1|case:mixed" in metrics["info"]["bleu"] and "beam 3" in metrics["info"]["bleu"]
-  served, _ = export.load(path)
+  served, _ = exports.load(path)
   out = served(source=tf.constant(["eins zwei drei .", "neun acht ."]))["translation"].numpy()
   assert [o.decode() for o in out] == ["three two one.", "eight nine."]
   evaluate_task = tasks.create(resolved)
   evaluate_task.check_data()
-  figures = evaluate_task.evaluate_served(served, 64)
+  figures = evaluate_task.evaluate_served(served, 64).metrics
   assert figures["bleu"] == pytest.approx(metrics["test"]["bleu"], abs=1e-6)
   assert figures["perplexity"] == pytest.approx(metrics["test"]["perplexity"], rel=1e-3)
   with pytest.raises(tf.errors.InvalidArgumentError, match="every source sentence needs a word"):
@@ -159,7 +161,7 @@ def test_evaluate_prints_bleu_and_sample_translations_at_any_beam(toy_run):
   resolved, path, metrics = toy_run
   evaluated = run_cli("evaluate.py", f"--model_dir={path}", "--beam_size=1")
   assert evaluated.returncode == 0, evaluated.stderr
-  result = json.loads(evaluated.stdout)
+  result, _ = json.JSONDecoder().raw_decode(evaluated.stdout)   # the JSON, then the samples as they read
   assert result["test"]["bleu"] > 90 and "beam 1" in result["info"]["bleu"]
   sample = result["samples"][0]
   assert set(sample) == {"source", "reference", "translation"} and sample["translation"] == sample["reference"]

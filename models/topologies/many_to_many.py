@@ -1,15 +1,59 @@
-"""Many-to-many, synced: one output per input step (tagging, next-step prediction)."""
+"""Many-to-many, synced: one output per input step (tagging, next-step prediction).
+
+`Generator` runs a trained causal model one step at a time, for generation loops inside the graph
+(each chosen id fed back as the next input).
+"""
 
 import keras
+import tensorflow as tf
 
 from models.inputs import input_and_features
 from models.recurrent import recurrent_stack
+from models.stepping import Stepper
 
 
 def build(spec, io):
+  """A synced many-to-many model: inputs [batch, steps(, features)] -> outputs [batch, steps, io.output_size].
+
+  Args:
+    spec: a ModelSpec (cell, units, layers, direction, dropout, embedding size).
+    io: the task's IOSpec: token ids (masked, 0 = padding) or float features per step; `stateful_batch` makes the
+      recurrent layers carry their state from one batch to the next (truncated BPTT) at that fixed batch size.
+
+  Example:
+  >>> model = build(models.get("lstm"), IOSpec("tokens", input_size=30, output_size=30))
+  >>> model(np.array([[4, 5, 6]])).shape
+  TensorShape([1, 3, 30])
+  """
   inputs, x = input_and_features(spec, io)
   x = recurrent_stack(x, spec, return_sequences=True, stateful=io.stateful_batch is not None)
   if spec.dropout:
     x = keras.layers.Dropout(spec.dropout, name="head_dropout")(x)
   outputs = keras.layers.Dense(io.output_size, name="head")(x)
   return keras.Model(inputs, outputs, name=f"{spec.name}_many_to_many")
+
+
+class Generator:
+  """A trained causal many_to_many model, one step at a time (dropout off), with the model's own weights:
+
+      generator = Generator(model)
+      states = generator.start(batch_size)
+      logits, states = generator.step(ids, states)      # ids [batch] (or features [batch, size]) -> [batch, out]
+
+  Only unidirectional models can be stepped (a bidirectional one reads the future).
+  """
+
+  def __init__(self, model):
+    layers = {layer.name: layer for layer in model.layers}
+    self._stepper = Stepper(model)
+    # ids -> embedding rows, without the padding mask a cell would warn about (stepping has no padding)
+    self._embeddings = layers["embedding"].embeddings if "embedding" in layers else None
+    self._head = layers["head"]
+
+  def start(self, batch_size):
+    return self._stepper.initial_states(batch_size)
+
+  def step(self, inputs, states):
+    x = tf.gather(self._embeddings, inputs) if self._embeddings is not None else inputs
+    output, states = self._stepper(x, states)
+    return self._head(output), states

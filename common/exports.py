@@ -1,0 +1,64 @@
+"""Reading an export back: the SavedModel of a run, its endpoints, and the run's config in its assets.
+
+Used by evaluate.py and by tasks whose evaluation reads another run's export (mnist drawing reads the
+digits it draws with a classifier run). Writing exports is the engine's (engine/export.py).
+"""
+
+import json
+import os
+import re
+
+import tensorflow as tf
+
+from common.errors import UserError, first_line
+
+CONFIG_ASSET = "rnnzoo_config.json"
+
+
+def find(path):
+  """The SavedModel directory for a run directory or an export directory."""
+  for candidate in (os.path.join(path, "export"), path):
+    if os.path.exists(os.path.join(candidate, "saved_model.pb")):
+      return candidate
+  raise UserError(f"{path} holds no SavedModel (looked for saved_model.pb in {path}/export and {path}); "
+                  "pass a run directory whose training completed, or its export/ folder.")
+
+
+class Served:
+  """A loaded export: calling it calls `serve`; other endpoints are attributes (served.score(...)).
+
+  It holds the loaded object, whose variables die with it.
+  """
+
+  def __init__(self, loaded):
+    self._loaded = loaded
+
+  def __call__(self, *args, **kwargs):
+    return self._loaded.serve(*args, **kwargs)
+
+  def __getattr__(self, name):
+    return getattr(self._loaded, name)
+
+
+def input_error(error):
+  """The message of an export's own input check (tf.debugging.assert_*) in an InvalidArgumentError."""
+  found = re.search(r"assertion failed: \[(.*?)\]", error.message, re.S)
+  return found.group(1).strip().rstrip(".") if found else error.message.strip().splitlines()[-1]
+
+
+def load(path):
+  """(Served, the run's config as a dict) of an export or a run directory."""
+  saved_model = find(path)
+  config_path = os.path.join(saved_model, "assets", CONFIG_ASSET)
+  try:
+    with open(config_path, encoding="utf-8") as f:
+      config = json.load(f)
+  except (OSError, ValueError) as e:
+    raise UserError(f"{saved_model} is not a readable RNN Zoo export: {config_path} ({e}). Pass an export "
+                    "written by train.py, or retrain the run to export it again.") from None
+  try:
+    loaded = tf.saved_model.load(saved_model)
+  except (tf.errors.OpError, ValueError, OSError) as e:
+    raise UserError(f"{saved_model} cannot be loaded as a SavedModel ({first_line(e)}). Retrain the run to export it "
+                    "again (its checkpoints are kept).") from None
+  return Served(loaded), config

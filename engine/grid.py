@@ -1,0 +1,50 @@
+"""A grid of runs: every task x model x topology asked for, each resolved and checked before any is started.
+
+With one run, --model_dir is its directory; with several it is the root of
+<task>[-<dataset>]/<model>[-<topology>] run directories (the dataset and topology appear only when chosen).
+"""
+
+import dataclasses
+
+import tasks
+from engine import config, run, run_dir
+from tasks.base import DataConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class PlannedRun:
+  config: config.RunConfig
+  path: str
+
+
+def plan(task_names, model_names, topologies=None, overrides=None, data=DataConfig(), options=None, model_dir=None):
+  """[PlannedRun] for every combination, all validated (settings, data, run directories) before any is trained.
+
+  Args:
+    task_names, model_names, topologies: lists of names (topologies: None or [None] for each task's default).
+    overrides: hyperparameters set explicitly (name -> value; None means unset).
+    data: where the data is (DataConfig).
+    options: task options set explicitly.
+    model_dir: the run directory (one run) or the grid's root (default "runs").
+
+  Example:
+  >>> runs = plan(["mnist"], ["lstm", "gru"], model_dir="runs/", data=DataConfig(data_dir="../shared/tfds"))
+  >>> [r.path for r in runs]
+  ['runs/mnist/lstm', 'runs/mnist/gru']
+  """
+  combos = [(t, m, topology) for t in task_names for m in model_names for topology in (topologies or [None])]
+  combos = list(dict.fromkeys(combos))
+  planned = []
+  for task_name, model_name, topology in combos:
+    resolved = config.resolve(task_name, model_name, topology, overrides, data, options)
+    if len(combos) == 1 and model_dir:
+      path = model_dir
+    else:
+      default_topology = tasks.get(task_name).topologies[0]
+      path = run_dir.grid_path(model_dir or "runs", task_name, model_name,
+                               topology=None if resolved.topology == default_topology else resolved.topology,
+                               dataset=(options or {}).get("dataset"))
+    planned.append(PlannedRun(resolved, path))
+  for planned_run in planned:
+    run.check(planned_run.config, planned_run.path)
+  return planned

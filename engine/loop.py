@@ -38,6 +38,26 @@ def _counter(dtype=tf.int64, value=0):
 
 
 class Trainer:
+  """Trains a model on a task: the custom loop, its checkpoints, early stopping and TensorBoard logs.
+
+  Args:
+    model: the keras.Model `models.build` made for the task's IOSpec (built under `strategy.scope()`).
+    task: the Task object (its datasets, loss, metrics and monitored validation metric).
+    config: the run's RunConfig (its `training` settings).
+    run: the RunDir it checkpoints and logs into.
+    strategy: a tf.distribute strategy (default: the current one).
+
+  Example (what engine/run.py does; `python train.py` is the usual way in):
+  >>> config = engine.config.resolve("mnist", "lstm", data=DataConfig(data_dir="../shared/tfds"))
+  >>> task, run = tasks.create(config), RunDir("runs/mnist/lstm")
+  >>> run.create(config)
+  >>> model = models.build(config.model, config.topology, task.prepare(run.path))
+  >>> trainer = Trainer(model, task, config, run)
+  >>> trainer.restore()        # False on a fresh run; True (and where it stopped) on a resumed one
+  >>> trainer.fit()
+  >>> trainer.evaluate("test")
+  {'loss': 0.03..., 'accuracy': 0.99...}
+  """
 
   def __init__(self, model, task, config, run, strategy=None):
     self.model, self.task, self.config, self.run = model, task, config, run

@@ -19,8 +19,9 @@ def build(spec, topology, io):
     io: the task's IOSpec; with a `window` (forecasting) the topology is wrapped in a forecaster.
 
   Example:
-  >>> io = IOSpec("tokens", input_size=100, output_size=2)
-  >>> model = build(get("bilstm"), "many_to_one", io)
+  >>> import models, numpy as np
+  >>> io = models.IOSpec("tokens", input_size=100, output_size=2)
+  >>> model = models.build(models.get("bilstm"), "many_to_one", io)
   >>> model(np.array([[5, 7, 0]])).shape
   TensorShape([1, 2])
   """

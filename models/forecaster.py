@@ -78,6 +78,23 @@ def _recurrent_core(x, spec, topology, io, window):
 
 
 def build(spec, topology, io):
+  """A forecaster: raw-scale windows [batch, input_length, channels] -> forecasts [batch, horizon, targets].
+
+  Args:
+    spec: a recurrent ModelSpec (its core reads segments through `topology`) or a baseline (naive, linear).
+    topology: many_to_one, many_to_many or seq2seq (see the module docstring).
+    io: an IOSpec whose `window` (WindowSpec) gives the lengths, channels, targets, segments and normalisation.
+
+  Example:
+  >>> import models, numpy as np
+  >>> from models import forecaster
+  >>> window = forecaster.WindowSpec(input_length=96, horizon=24, channels=7, targets=tuple(range(7)),
+  ...                                segment_length=24)
+  >>> io = models.IOSpec("features", 7, 7, input_name="window", sequence_length=96, window=window)
+  >>> model = forecaster.build(models.get("gru"), "many_to_one", io)
+  >>> model(np.zeros([2, 96, 7], np.float32)).shape
+  TensorShape([2, 24, 7])
+  """
   window = io.window
   inputs = keras.Input(shape=(window.input_length, window.channels), dtype="float32", name=io.input_name)
   x, shift, scale = normalise(inputs, window.norm)

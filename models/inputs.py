@@ -3,6 +3,7 @@
 import keras
 
 
+@keras.saving.register_keras_serializable("rnnzoo")
 class WordTypeDropout(keras.layers.Layer):
   """Drops word types: each sequence loses a random share of its vocabulary, every occurrence of a dropped word
   at once (Gal & Ghahramani 2016). Token dropout leaves a word that a review repeats (a film's title, an actor)
@@ -10,7 +11,7 @@ class WordTypeDropout(keras.layers.Layer):
 
   def __init__(self, rate, vocabulary_size, seed=None, **kwargs):
     super().__init__(**kwargs)
-    self.rate, self.vocabulary_size = rate, vocabulary_size
+    self.rate, self.vocabulary_size, self.seed = rate, vocabulary_size, seed
     self.seed_generator = keras.random.SeedGenerator(seed)
     self.supports_masking = True
 
@@ -23,7 +24,7 @@ class WordTypeDropout(keras.layers.Layer):
     return embeddings * kept[..., None] / (1 - self.rate)
 
   def get_config(self):
-    return {**super().get_config(), "rate": self.rate, "vocabulary_size": self.vocabulary_size}
+    return {**super().get_config(), "rate": self.rate, "vocabulary_size": self.vocabulary_size, "seed": self.seed}
 
 
 def embedding_dropout(x, ids, vocabulary_size, spec, prefix=""):

@@ -25,10 +25,9 @@ from models import IOSpec
 from models.forecaster import NORMS, WindowSpec
 from tasks import series_csv, series_protocol, tfds_data
 from tasks.base import Report, Task
-from tasks.builders.ett.ett import COLUMNS as ETT_COLUMNS  # importing it registers the tfds builder
+from tasks.builders import ett
 
-ETT = {"ett/h1": ("ETTh1.csv", 24), "ett/h2": ("ETTh2.csv", 24), "ett/m1": ("ETTm1.csv", 96),  # file, steps a day
-       "ett/m2": ("ETTm2.csv", 96)}
+ETT = {f"ett/{name}": series for name, series in ett.SERIES.items()}   # tfds name: (file, steps a day)
 FEATURES = ("M", "S", "MS")
 
 
@@ -94,7 +93,7 @@ class Forecast(Task):
       else:
         name = self.options["dataset"]
         example = next(iter(tfds_data.load(name, "full", self.data, (ETT[name][0],), supervised=False)))
-        self._series = example["values"].numpy(), list(ETT_COLUMNS)
+        self._series = example["values"].numpy(), list(ett.COLUMNS)
       self._check_targets(self._series[1])
     return self._series
 

@@ -2,16 +2,18 @@
 
 Offline, `tfds.load` of unprepared data retries the network for minutes before failing; instead
 we check `is_prepared()` and the manual files first and name the flags that fix it.
+
+tensorflow_datasets and the project's own builders (tasks/builders) are imported here, when data is
+first read, not when `tasks` is imported: a command that reads no data (--help) does not pay for them.
 """
 
+import importlib
 import os
 import re
 import socket
 
-import tensorflow_datasets as tfds
-from tensorflow_datasets.core.download.download_manager import NonMatchingChecksumError
-
 from common.errors import UserError
+from tasks import builders
 
 
 def _online(host="storage.googleapis.com", timeout=3.0):
@@ -24,6 +26,11 @@ def _online(host="storage.googleapis.com", timeout=3.0):
 
 def ensure_prepared(name, data, manual_files=()):
   """Returns a prepared tfds builder for `name`, building it from --manual_dir or online if need be."""
+  import tensorflow_datasets as tfds
+  from tensorflow_datasets.core.download.download_manager import NonMatchingChecksumError
+
+  if name.split("/")[0] in builders.MODULES:
+    importlib.import_module(builders.MODULES[name.split("/")[0]])   # registers the project's builder with tfds
   builder = tfds.builder(name, data_dir=data.data_dir)
   if builder.is_prepared():
     return builder

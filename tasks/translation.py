@@ -22,13 +22,12 @@ from models.decoding import beam_search
 from models.topologies.seq2seq import DECODER_INPUT, Decoder
 from tasks import tfds_data
 from tasks.base import Report, Task
-from tasks.builders.multi30k.multi30k import FILES as MULTI30K_FILES  # importing it registers the tfds builder
+from tasks.builders import multi30k
 from tasks.token_loss import PADDING, TokenCrossEntropy, losses_and_mask
 
 UNKNOWN, START, END = 1, 2, 3      # ids; 0 is padding; words start at 4
 LABEL_SMOOTHING = 0.1
 LENGTH_ALPHA = 1.0                 # beam search ranks finished hypotheses by log-probability / length**alpha
-MANUAL_FILES = tuple(f"{stem}.{language}.gz" for stem in MULTI30K_FILES.values() for language in ("de", "en"))
 SOURCE = "source_ids"
 SAMPLES = 5                        # test translations evaluate.py shows
 
@@ -74,7 +73,7 @@ class Translation(Task):
     if self.data.data_file:
       self.pairs()
     else:
-      tfds_data.ensure_prepared(self.tfds_name, self.data, MANUAL_FILES)
+      tfds_data.ensure_prepared(self.tfds_name, self.data, multi30k.MANUAL_FILES)
 
   def _shares(self):
     text = self.options["data_file_split"]
@@ -116,7 +115,7 @@ class Translation(Task):
         source, target = self.options["direction"].split("-")
         self._pairs = {}
         for split in ("train", "validation", "test"):
-          rows = list(tfds_data.load(self.tfds_name, split, self.data, MANUAL_FILES, supervised=False).as_numpy_iterator())
+          rows = list(tfds_data.load(self.tfds_name, split, self.data, multi30k.MANUAL_FILES, supervised=False).as_numpy_iterator())
           self._pairs[split] = ([r[source].decode("utf-8") for r in rows], [r[target].decode("utf-8") for r in rows])
     return self._pairs
 

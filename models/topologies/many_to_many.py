@@ -21,9 +21,11 @@ def build(spec, io):
       recurrent layers carry their state from one batch to the next (truncated BPTT) at that fixed batch size.
 
   Example:
-  >>> model = build(models.get("lstm"), IOSpec("tokens", input_size=30, output_size=30))
-  >>> model(np.array([[4, 5, 6]])).shape
-  TensorShape([1, 3, 30])
+  >>> import models, numpy as np
+  >>> from models.topologies import many_to_many
+  >>> model = many_to_many.build(models.get("lstm"), models.IOSpec("tokens", input_size=30, output_size=30))
+  >>> model(np.array([[4, 5, 6, 0]])).shape
+  TensorShape([1, 4, 30])
   """
   inputs, x = input_and_features(spec, io)
   x = recurrent_stack(x, spec, return_sequences=True, stateful=io.stateful_batch is not None)

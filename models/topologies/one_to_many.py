@@ -20,8 +20,10 @@ def build(spec, io):
     io: the task's IOSpec with `condition_classes` (how many labels) and a fixed `sequence_length`.
 
   Example:
-  >>> io = IOSpec("features", 28, 28, input_name="previous_rows", sequence_length=28, condition_classes=10)
-  >>> model = build(models.get("lstm"), io)
+  >>> import models, numpy as np
+  >>> from models.topologies import one_to_many
+  >>> io = models.IOSpec("features", 28, 28, input_name="previous_rows", sequence_length=28, condition_classes=10)
+  >>> model = one_to_many.build(models.get("lstm"), io)
   >>> model({"label": np.array([3]), "previous_rows": np.zeros([1, 28, 28])}).shape
   TensorShape([1, 28, 28])
   """

@@ -66,6 +66,22 @@ def _attend(layers, decoded, encoded, keys, encoded_mask=None):
 
 
 def build(spec, io):
+  """An encoder-decoder: {io.input_name: source [batch, steps(, features)], "decoder_inputs": ids [batch, out_steps]}
+  -> logits [batch, out_steps, io.output_size] (teacher forcing: the decoder reads the previous target tokens).
+
+  Args:
+    spec: a ModelSpec; the decoder has the encoder's cell and depth (twice its units when the encoder is
+      bidirectional); `spec.attention` adds additive or multiplicative attention over the encoder's outputs.
+    io: the task's IOSpec with `decoder_vocab` (ids the decoder reads, 0 = padding) and optionally `decoder_length`.
+
+  Example:
+  >>> import models, numpy as np
+  >>> from models.topologies import seq2seq
+  >>> io = models.IOSpec("tokens", 40, 30, input_name="source_ids", decoder_vocab=30)
+  >>> model = seq2seq.build(models.get("bigru_attention"), io)
+  >>> model({"source_ids": np.array([[5, 6, 0]]), "decoder_inputs": np.array([[2, 7]])}).shape
+  TensorShape([1, 2, 30])
+  """
   if io.decoder_vocab is None:
     raise ValueError("seq2seq needs an IOSpec with decoder_vocab (and decoder_length)")
   inputs, x = input_and_features(spec, io)

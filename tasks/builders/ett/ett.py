@@ -5,9 +5,7 @@ shuffles examples by key at write time, which would scramble rows); the forecast
 chronological train/validation/test borders are the task's business, not the builder's.
 
 Online the CSVs come from the upstream repository; offline put them in --manual_dir (tfds then
-reads manual_dir/<file name> because checksums.tsv lists them). ETTm2's checksum is not pinned (its
-file was not available to check), so tfds would not look for it in manual_dir: the builder reads it there
-itself, unverified beyond its header, and downloads it unverified otherwise.
+reads manual_dir/<file name> because checksums.tsv pins each file's size and sha256).
 """
 
 import csv
@@ -16,10 +14,11 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from common.errors import UserError
+from tasks.builders.ett import COLUMNS, SERIES
 
-COLUMNS = ("HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT")
-UNPINNED = ("ETTm2.csv",)  # files checksums.tsv does not list
 UPSTREAM = "https://raw.githubusercontent.com/zhouhaoyi/ETDataset/1d16c8f4f943005d613b5bc962e9eeb06058cf07/ETT-small/"
+DESCRIPTIONS = {"h1": "transformer 1, hourly", "h2": "transformer 2, hourly", "m1": "transformer 1, every 15 minutes",
+                "m2": "transformer 2, every 15 minutes"}
 
 
 class EttConfig(tfds.core.BuilderConfig):
@@ -34,12 +33,8 @@ class Ett(tfds.core.GeneratorBasedBuilder):
   """ETT-small: 7 load and oil-temperature series of electricity transformers, 2016-07 to 2018-06."""
 
   VERSION = tfds.core.Version("1.0.0")
-  BUILDER_CONFIGS = [
-      EttConfig(name="h1", file_name="ETTh1.csv", steps_per_day=24, description="transformer 1, hourly"),
-      EttConfig(name="h2", file_name="ETTh2.csv", steps_per_day=24, description="transformer 2, hourly"),
-      EttConfig(name="m1", file_name="ETTm1.csv", steps_per_day=96, description="transformer 1, every 15 minutes"),
-      EttConfig(name="m2", file_name="ETTm2.csv", steps_per_day=96, description="transformer 2, every 15 minutes"),
-  ]
+  BUILDER_CONFIGS = [EttConfig(name=name, file_name=file_name, steps_per_day=steps, description=DESCRIPTIONS[name])
+                     for name, (file_name, steps) in SERIES.items()]
   MANUAL_DOWNLOAD_INSTRUCTIONS = "Put ETTh1.csv, ETTh2.csv, ETTm1.csv and ETTm2.csv (ETDataset's ETT-small/) in manual_dir."
 
   def _info(self):
@@ -55,13 +50,7 @@ class Ett(tfds.core.GeneratorBasedBuilder):
     )
 
   def _split_generators(self, dl_manager):
-    name = self.builder_config.file_name
-    manual = _manual_dir(dl_manager)
-    if name in UNPINNED and manual and (manual / name).exists():
-      path = manual / name
-    else:
-      path = dl_manager.download(UPSTREAM + name)
-    return {"full": self._generate_examples(path)}
+    return {"full": self._generate_examples(dl_manager.download(UPSTREAM + self.builder_config.file_name))}
 
   def _generate_examples(self, path):
     with open(path, newline="", encoding="utf-8") as f:
@@ -75,10 +64,3 @@ class Ett(tfds.core.GeneratorBasedBuilder):
     except ValueError as e:
       raise UserError(f"{path} is not an ETT-small file: {e}.") from None
     yield 0, {"date": np.array([r[0] for r in body], dtype=object), "values": values}
-
-
-def _manual_dir(dl_manager):
-  try:
-    return dl_manager.manual_dir
-  except (AssertionError, ValueError):  # tfds' way of saying no manual_dir was given, or it is empty
-    return None

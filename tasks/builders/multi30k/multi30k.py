@@ -9,9 +9,9 @@ import gzip
 
 import tensorflow_datasets as tfds
 
+from tasks.builders.multi30k import FILES, LANGUAGES
+
 UPSTREAM = "https://raw.githubusercontent.com/multi30k/dataset/a3d2e0d2/data/task1/raw/"
-FILES = {"train": "train", "validation": "val", "test": "test_2016_flickr"}
-LANGUAGES = ("de", "en")
 
 
 class Multi30k(tfds.core.GeneratorBasedBuilder):

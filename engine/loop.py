@@ -23,6 +23,8 @@ from engine import distribute
 from common.errors import UserError, first_line
 
 CHECKPOINT_EVERY_SECONDS = 300
+CALL_SECONDS = 0.5           # work per graph call between host syncs (progress bar, NaN check, checkpoint timer)
+MAX_STEPS_PER_CALL = 100
 SUMMARY_EVERY_STEPS = 50
 LOG_EVERY_STEPS = 200   # when stdout is not a terminal and so gets no progress bar
 
@@ -58,6 +60,8 @@ class Trainer:
   >>> trainer.evaluate("test")
   {'loss': 0.03..., 'accuracy': 0.99...}
   """
+
+  max_steps_per_call = None   # None: MAX_STEPS_PER_CALL; tests set 1 to act between any two steps
 
   def __init__(self, model, task, config, run, strategy=None):
     self.model, self.task, self.config, self.run = model, task, config, run
@@ -131,10 +135,14 @@ class Trainer:
         return
 
   # -- steps -----------------------------------------------------------------------------------
+  # The loop calls a tf.function that runs up to `count` steps in the graph and returns their sums, so the host
+  # waits on the device once per call, not once per step (a step of a small model takes milliseconds, and each
+  # host round trip, reading a loss or a shape, costs a good part of that). `steps_per_call` adapts the count to
+  # about CALL_SECONDS of work; checkpoints, summaries and NaN checks fall on call boundaries.
 
   def _replica_train_step(self, inputs, targets):
     with tf.GradientTape() as tape:
-      outputs = tf.cast(self.model(inputs, training=True), tf.float32)
+      outputs = _float32(self.model(inputs, training=True))
       loss = tf.nn.compute_average_loss(self.task.per_example_loss(targets, outputs))
       if self.model.losses:
         loss += tf.nn.scale_regularization_loss(tf.add_n(self.model.losses))
@@ -143,22 +151,46 @@ class Trainer:
     self.optimizer.apply_gradients(zip(gradients, self.model.trainable_variables))
     for metric in self.train_metrics.values():
       metric.update_state(targets, outputs)
-    return loss
+    return loss, tf.shape(tf.nest.flatten(targets)[0], out_type=tf.int64)[0]
 
   @tf.function(reduce_retracing=True)
-  def _train_step(self, inputs, targets):
-    losses = self.strategy.run(self._compiled_replica_train_step, args=(inputs, targets))
-    return self.strategy.reduce("SUM", losses, axis=None)
+  def _train_steps(self, iterator, count):
+    """Up to `count` steps from `iterator`: (steps run, their summed loss, examples read, whether every loss was
+    finite). It stops early at the end of the data, and right after a non-finite loss."""
+    steps, total, examples = tf.constant(0, tf.int64), tf.constant(0.0), tf.constant(0, tf.int64)
+    finite = tf.constant(True)
+    for _ in tf.range(count):
+      batch = iterator.get_next_as_optional()
+      if not batch.has_value():
+        break
+      inputs, targets = batch.get_value()
+      loss, size = self.strategy.run(self._compiled_replica_train_step, args=(inputs, targets))
+      loss = self.strategy.reduce("SUM", loss, axis=None)
+      steps += 1
+      total += loss
+      examples += self.strategy.reduce("SUM", size, axis=None)
+      if not tf.math.is_finite(loss):
+        finite = tf.constant(False)
+        break
+    return steps, total, examples, finite
 
   def _replica_eval_step(self, inputs, targets):
-    outputs = tf.cast(self.model(inputs, training=False), tf.float32)
+    outputs = _float32(self.model(inputs, training=False))
     self.eval_loss.update_state(self.task.per_example_loss(targets, outputs))
     for metric in self.eval_metrics.values():
       metric.update_state(targets, outputs)
 
   @tf.function(reduce_retracing=True)
-  def _eval_step(self, inputs, targets):
-    self.strategy.run(self._replica_eval_step, args=(inputs, targets))
+  def _eval_steps(self, iterator, count):
+    """Up to `count` evaluation steps from `iterator`: how many ran (fewer at the end of the data)."""
+    steps = tf.constant(0, tf.int64)
+    for _ in tf.range(count):
+      batch = iterator.get_next_as_optional()
+      if not batch.has_value():
+        break
+      self.strategy.run(self._replica_eval_step, args=batch.get_value())
+      steps += 1
+    return steps
 
   def reset_carried_state(self):
     for layer in self.stateful:
@@ -170,8 +202,15 @@ class Trainer:
     for metric in [self.eval_loss, *self.eval_metrics.values()]:
       metric.reset_state()
     dataset = _shard_by_data(self.task.dataset(split, self.config.training.batch_size))
-    for inputs, targets in self.strategy.experimental_distribute_dataset(dataset):
-      self._eval_step(inputs, targets)
+    iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
+    pace = _Pace(self.max_steps_per_call)
+    while True:
+      started = time.perf_counter()
+      count = pace.next_count()
+      ran = int(self._eval_steps(iterator, tf.constant(count, tf.int64)))
+      pace.record(ran, time.perf_counter() - started)
+      if ran < count:
+        break
     return {"loss": float(self.eval_loss.result()),
             **{name: float(metric.result()) for name, metric in self.eval_metrics.items()}}
 
@@ -190,6 +229,7 @@ class Trainer:
     writers = {split: tf.summary.create_file_writer(os.path.join(self.run.logs, split))
                for split in ("train", "validation")}
     segment_start = last_save = time.monotonic()
+    pace = _Pace(self.max_steps_per_call)
 
     def account_time():
       nonlocal segment_start
@@ -203,31 +243,42 @@ class Trainer:
       self.optimizer.learning_rate = learning_rate
       dataset = self.task.dataset("train", training.batch_size, shuffle_seed=training.seed * 100_003 + epoch)
       dataset = _shard_by_data(dataset.skip(int(self.loop.step_in_epoch)))
+      iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
       if int(self.loop.step_in_epoch) == 0:
         self.reset_carried_state()  # a resumed epoch keeps the state its checkpoint restored
       progress = _Progress(epoch, training.epochs, int(self.loop.steps_per_epoch) or None)
       for metric in self.train_metrics.values():
         metric.reset_state()
-      for inputs, targets in self.strategy.experimental_distribute_dataset(dataset):
+      every = training.checkpoint_every_steps
+      while True:
+        step = int(self.loop.step)
+        count = pace.next_count()
+        if every:   # a call ends on every checkpoint step
+          count = min(count, every - step % every)
         started = time.perf_counter()
-        loss = float(self._train_step(inputs, targets))
-        self.loop.step_seconds.assign_add(time.perf_counter() - started)
-        if not math.isfinite(loss):
-          raise Diverged(f"the training loss became {loss} at step {int(self.loop.step) + 1}; the last good "
+        ran, total, examples, finite = (t.numpy() for t in self._train_steps(iterator, tf.constant(count, tf.int64)))
+        seconds = time.perf_counter() - started
+        if not finite:
+          raise Diverged(f"the training loss became {total / max(ran, 1)} at step {step + ran}; the last good "
                          "checkpoint is kept. Lower --learning_rate or set --clipnorm.")
-        self.loop.examples.assign_add(sum(int(tf.shape(t)[0]) for t in self.strategy.experimental_local_results(targets)))
-        self.loop.step.assign_add(1)
-        self.loop.step_in_epoch.assign_add(1)
-        progress.update(int(self.loop.step_in_epoch), loss, self.train_metrics)
-        if int(self.loop.step) % SUMMARY_EVERY_STEPS == 0:
-          with writers["train"].as_default(step=int(self.loop.step)):
-            tf.summary.scalar("loss", loss)
-        every = training.checkpoint_every_steps
-        if (every and int(self.loop.step) % every == 0) or (
-            self.checkpoint_every_seconds is not None and time.monotonic() - last_save > self.checkpoint_every_seconds):
-          account_time()
-          self.save()
-          last_save = time.monotonic()
+        if ran:
+          pace.record(ran, seconds)
+          self.loop.step_seconds.assign_add(seconds)
+          self.loop.examples.assign_add(examples)
+          self.loop.step.assign_add(ran)
+          self.loop.step_in_epoch.assign_add(ran)
+          progress.update(int(self.loop.step_in_epoch), ran, float(total), self.train_metrics)
+          if (step + ran) // SUMMARY_EVERY_STEPS > step // SUMMARY_EVERY_STEPS:
+            with writers["train"].as_default(step=step + ran):
+              tf.summary.scalar("loss", float(total) / ran)
+          if (every and (step + ran) % every == 0) or (
+              self.checkpoint_every_seconds is not None
+              and time.monotonic() - last_save > self.checkpoint_every_seconds):
+            account_time()
+            self.save()
+            last_save = time.monotonic()
+        if ran < count:
+          break
 
       self.loop.steps_per_epoch.assign(self.loop.step_in_epoch)
       with self._averaged_weights():
@@ -291,6 +342,27 @@ class Trainer:
     return float(self.loop.train_seconds), (int(self.loop.examples) / seconds if seconds else 0.0)
 
 
+def _float32(outputs):
+  """Model outputs in float32 (under mixed precision they come as float16), whatever their structure."""
+  return tf.nest.map_structure(lambda t: tf.cast(t, tf.float32), outputs)
+
+
+class _Pace:
+  """How many steps the next graph call runs: about CALL_SECONDS of work, measured as it goes (1 to start)."""
+
+  def __init__(self, most=None):
+    self.most, self.seconds_per_step = most or MAX_STEPS_PER_CALL, None
+
+  def next_count(self):
+    if self.seconds_per_step is None:
+      return 1
+    return max(1, min(self.most, int(CALL_SECONDS / max(self.seconds_per_step, 1e-6))))
+
+  def record(self, steps, seconds):
+    if steps:
+      self.seconds_per_step = seconds / steps
+
+
 def _shard_by_data(dataset):
   """Multi-worker: each worker takes its share of every batch (tfds data is one file: sharding by file fails)."""
   options = tf.data.Options()
@@ -303,20 +375,22 @@ class _Progress:
 
   def __init__(self, epoch, epochs, target):
     self.epoch, self.epochs = epoch + 1, epochs
-    self.losses = []
+    self.total, self.steps = 0.0, 0
     self.bar = keras.utils.Progbar(target, stateful_metrics=["loss"]) if sys.stdout.isatty() else None
     if self.bar:
       print(f"Epoch {self.epoch}/{epochs}")
 
-  def update(self, step, loss, metrics):
-    self.losses.append(loss)
+  def update(self, step, steps, total_loss, metrics):
+    """After `steps` more steps (now at `step` of the epoch) whose losses sum to total_loss."""
+    logged = self.steps // LOG_EVERY_STEPS
+    self.total, self.steps = self.total + total_loss, self.steps + steps
     if self.bar:
-      self.bar.update(step, [("loss", loss)] + [(n, float(m.result())) for n, m in metrics.items()])
-    elif step % LOG_EVERY_STEPS == 0:
+      self.bar.update(step, [("loss", total_loss / steps)] + [(n, float(m.result())) for n, m in metrics.items()])
+    elif self.steps // LOG_EVERY_STEPS > logged:
       log.info("epoch %d/%d step %d: loss %.4f", self.epoch, self.epochs, step, self.mean_loss())
 
   def mean_loss(self):
-    return sum(self.losses) / max(len(self.losses), 1)
+    return self.total / max(self.steps, 1)
 
   def close(self, validation, improved):
     if self.bar:

@@ -38,16 +38,17 @@ class Killed(Exception):
 def kill_at_step(monkeypatch, step):
   """Makes training die just before its `step`-th step (counted from this call); returns a function undoing it."""
   from engine.loop import Trainer
-  original, calls = Trainer._train_step, [0]
+  original, calls = Trainer._train_steps, [0]
+  monkeypatch.setattr(Trainer, "max_steps_per_call", 1)   # one step per graph call: the kill falls between two
 
-  def dies(self, inputs, targets):
+  def dies(self, iterator, count):
     calls[0] += 1
     if calls[0] == step:
       raise Killed()
-    return original(self, inputs, targets)
+    return original(self, iterator, count)
 
-  monkeypatch.setattr(Trainer, "_train_step", dies)
-  return lambda: monkeypatch.setattr(Trainer, "_train_step", original)
+  monkeypatch.setattr(Trainer, "_train_steps", dies)
+  return lambda: monkeypatch.setattr(Trainer, "_train_steps", original)
 
 
 def run_cli(script, *args, env=None, timeout=600):

@@ -59,7 +59,8 @@ def test_a_diverged_run_is_marked_failed_and_keeps_its_checkpoint(tmp_path, monk
   run.train_and_export(_toy(epochs=1), path)
   os.remove(os.path.join(path, "metrics.json"))   # train it further, as if epochs had been raised
   export_before = os.path.getmtime(os.path.join(path, "export", "saved_model.pb"))
-  monkeypatch.setattr(Trainer, "_train_step", lambda self, inputs, targets: tf.constant(float("nan")))
+  monkeypatch.setattr(Trainer, "_replica_train_step",
+                      lambda self, inputs, targets: (tf.constant(float("nan")), tf.shape(targets, tf.int64)[0]))
   with pytest.raises(Diverged, match="the training loss became nan at step 9"):
     run.train_and_export(_toy(epochs=2), path)
   metrics = json.load(open(os.path.join(path, "metrics.json")))
@@ -105,18 +106,46 @@ def test_sigkilled_run_resumes_from_its_step_checkpoint_to_the_uninterrupted_fig
   assert finished["status"] == "completed" and finished["test"] == expected["test"]
 
 
-def test_jit_compiled_training_step_trains(tmp_path):
+def _trainer(**overrides):
+  import models
+  import tasks
+  resolved = _toy(**overrides)
+  task = tasks.create(resolved)
+  model = models.build(resolved.model, resolved.topology, task.prepare("unused"))
+  return Trainer(model, task, resolved, RunDir("unused")), task
+
+
+def _graph_nodes(concrete_function):
+  graph = concrete_function.graph.as_graph_def()
+  yield from graph.node
+  for function in graph.library.function:
+    yield from function.node_def
+
+
+def test_jit_compile_puts_the_training_step_under_xla_and_trains(tmp_path):
+  for jit, compiled_calls in ((True, 1), (False, 0)):
+    trainer, task = _trainer(jit_compile=jit)
+    steps = trainer._train_steps.get_concrete_function(iter(task.dataset("train", 16)), tf.constant(1, tf.int64))
+    must_compile = [n for n in _graph_nodes(steps) if "_XlaMustCompile" in n.attr and n.attr["_XlaMustCompile"].b]
+    assert len(must_compile) == compiled_calls, jit
   metrics = run.train_and_export(_toy(jit_compile=True, epochs=1), str(tmp_path / "run"))
   assert metrics["status"] == "completed" and metrics["test"]["loss"] > 0
 
 
-def test_mixed_precision_trains_with_loss_scaling(tmp_path, monkeypatch):
+def test_mixed_precision_computes_in_float16_with_loss_scaling(tmp_path, monkeypatch):
+  import keras
   # No GPU here: pretend one with tensor cores so the float16 path (policy, loss scaling, casts) runs on CPU.
   monkeypatch.setattr("tensorflow.config.list_physical_devices", lambda kind=None: ["fake-gpu"] if kind == "GPU" else [])
   monkeypatch.setattr("tensorflow.config.experimental.get_device_details", lambda device: {"compute_capability": (8, 0)})
+  from engine import distribute
   try:
+    distribute.set_precision(True)
+    trainer, _ = _trainer(mixed_precision=True)
+    recurrent = [layer for layer in trainer.model.layers if isinstance(layer, keras.layers.RNN)]
+    assert recurrent and all(layer.compute_dtype == "float16" for layer in recurrent)
+    assert all(v.dtype == "float32" for v in trainer.model.trainable_variables)
+    assert isinstance(trainer.optimizer, keras.optimizers.LossScaleOptimizer)
     metrics = run.train_and_export(_toy(mixed_precision=True, epochs=1), str(tmp_path / "run"))
   finally:
-    import keras
     keras.mixed_precision.set_global_policy("float32")
   assert metrics["status"] == "completed" and np.isfinite(metrics["test"]["loss"])

@@ -41,7 +41,7 @@ def make_strategy(name):
     if workers < 1:
       raise UserError(f"--strategy=multi_worker needs TF_CONFIG in the environment (the cluster's worker "
                       f"addresses and this worker's index); see {GUIDE}.")
-    # One shard of tfds data holds every example: shard batches by DATA (see TRAPS), not by file.
+    # One shard of tfds data holds every example: the loop shards batches by DATA, not by file (docs/design.md).
     return tf.distribute.MultiWorkerMirroredStrategy()
   if name == "mirrored" or (name == "auto" and len(gpus) > 1):
     return tf.distribute.MirroredStrategy()

@@ -120,8 +120,9 @@ class Translation(Task):
     return self._pairs
 
   def tuned_defaults(self, spec):
-    # TRAPS.md's recipe at a width two CPU cores train in about an hour; measured in docs/results.md. Dropout
-    # takes whole embedding channels, not whole words: a dropped source word could only be guessed.
+    # The recipe of docs/design.md ("Recipes") at a width two CPU cores train in about an hour; measured in
+    # docs/results.md. Dropout takes whole embedding channels, not whole words: a dropped source word could only
+    # be guessed.
     return {"units": 256, "embedding_dim": 256, "dropout": 0.3, "embedding_dropout": "channel", "batch_size": 64,
             "learning_rate": 2e-3, "lr_decay": 0.85, "clipnorm": 1.0, "epochs": 15, "patience": 3}
 

@@ -42,9 +42,15 @@ def compare_runs(root):
     raise UserError(f"--runs={root} holds no run directories (folders with config.json and metrics.json).")
   output = FLAGS.output or os.path.join(root, "comparison")
   text = compare.table(runs)
-  with open(f"{output}.md", "w", encoding="utf-8") as f:
-    f.write(text)
-  drawn = compare.chart(runs, f"{output}.png")
+  try:
+    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+    with open(f"{output}.md", "w", encoding="utf-8") as f:
+      f.write(text)
+    drawn = compare.chart(runs, f"{output}.png")
+  except OSError as e:
+    print(text)
+    raise UserError(f"the comparison cannot be written to {output}.md / .png ({e.strerror}); pass "
+                    "--output=<a writable path prefix>.") from None
   print(text)
   print(f"Wrote {output}.md" + (f" and {output}.png" if drawn else " (no completed run to chart)"))
 
@@ -65,4 +71,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=cli.parse_flags)

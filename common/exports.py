@@ -58,7 +58,19 @@ def load(path):
                     "written by train.py, or retrain the run to export it again.") from None
   try:
     loaded = tf.saved_model.load(saved_model)
-  except (tf.errors.OpError, ValueError, OSError) as e:
-    raise UserError(f"{saved_model} cannot be loaded as a SavedModel ({first_line(e)}). Retrain the run to export it "
-                    "again (its checkpoints are kept).") from None
+  except Exception as e:   # damage shows as OpError, DecodeError, IndexError, ValueError...
+    raise UserError(f"{saved_model} is damaged: {_damaged_part(saved_model)} cannot be read ({first_line(e)}). Run the "
+                    "train.py command of the run again: a completed run is exported again from its best weights "
+                    "(its checkpoints are kept).") from None
   return Served(loaded), config
+
+
+def _damaged_part(saved_model):
+  """Which part of an export does not read: its graph (saved_model.pb) or its variables."""
+  from tensorflow.core.protobuf import saved_model_pb2
+  try:
+    with open(os.path.join(saved_model, "saved_model.pb"), "rb") as f:
+      saved_model_pb2.SavedModel().ParseFromString(f.read())
+  except Exception:
+    return "saved_model.pb"
+  return "variables/"

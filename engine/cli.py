@@ -11,6 +11,7 @@ from absl import logging as absl_logging
 
 import tasks
 from common.errors import UserError
+from engine import stopping
 from engine.loop import Diverged
 from tasks.base import DataConfig
 
@@ -18,6 +19,7 @@ flags.DEFINE_string("data_dir", None, "Where prepared tfds data lives (tfds' dat
 flags.DEFINE_string("manual_dir", None, "A folder of original dataset files, to build tfds data offline.")
 flags.DEFINE_string("data_file", None, "Your own data instead of the task's tfds dataset (textgen: a UTF-8 text file; "
                     "forecast: a CSV with a header, a time column and value columns, rows in time order).")
+flags.DEFINE_string("encoding", None, "The text encoding of --data_file (default utf-8; e.g. latin-1, cp1252).")
 
 FLAGS = flags.FLAGS
 _DEFINE_BY_TYPE = {bool: flags.DEFINE_boolean, int: flags.DEFINE_integer, float: flags.DEFINE_float,
@@ -25,7 +27,8 @@ _DEFINE_BY_TYPE = {bool: flags.DEFINE_boolean, int: flags.DEFINE_integer, float:
 
 
 def data_config():
-  return DataConfig(data_dir=FLAGS.data_dir, manual_dir=FLAGS.manual_dir, data_file=FLAGS.data_file)
+  return DataConfig(data_dir=FLAGS.data_dir, manual_dir=FLAGS.manual_dir, data_file=FLAGS.data_file,
+                    encoding=FLAGS.encoding or DataConfig.encoding)
 
 
 def define_flags(settings):
@@ -60,6 +63,17 @@ def explicit(settings):
   return given
 
 
+def parse_flags(argv):
+  """absl's flag parsing, with a flag of the wrong type or a missing required flag exiting 2 like every other user
+  mistake (absl exits 1, which here means a diverged run)."""
+  try:
+    return FLAGS(argv)
+  except flags.Error as e:
+    print(f"error: {e}", file=sys.stderr)
+    print(f"Pass --help to see the flags of {argv[0]}.", file=sys.stderr)
+    sys.exit(2)
+
+
 def _show_progress_messages():
   """The zoo's own INFO lines on stderr; TensorFlow's and tfds' INFO chatter only with an explicit --verbosity."""
   if not FLAGS["verbosity"].present:
@@ -83,12 +97,16 @@ def user_errors_exit(main):
       print(f"error: unexpected arguments {' '.join(argv[1:])}; every option is a --flag.", file=sys.stderr)
       sys.exit(2)
     try:
-      return main(argv)
+      with stopping.graceful():
+        return main(argv)
     except UserError as e:
       print(f"error: {e}", file=sys.stderr)
       sys.exit(2)
     except Diverged as e:
       print(f"error: training failed: {e}", file=sys.stderr)
       sys.exit(1)
+    except stopping.Stopped as e:   # the shell's convention: 128 + the signal's number
+      print(f"{e}; the last checkpoint is kept: run the same command to resume.", file=sys.stderr)
+      sys.exit(128 + e.signum)
 
   return wrapped

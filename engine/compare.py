@@ -20,10 +20,29 @@ def collect(root):
     if "metrics.json" in files and "config.json" in files:
       path = os.path.join(directory, "metrics.json")
       try:
-        runs.append({**read_json(path), "run": os.path.relpath(directory, root)})
+        metrics = read_json(path)
+        _check_metrics(metrics)
+        runs.append({**metrics, "run": os.path.relpath(directory, root)})
       except (OSError, ValueError) as e:  # one damaged run should not hide the others
         log.warning("Skipped %s: unreadable (%s).", path, e)
   return sorted(runs, key=lambda r: (r.get("task", ""), r.get("model", ""), r.get("topology", "")))
+
+
+def _check_metrics(metrics):
+  """Raises ValueError unless metrics.json holds what the table and chart read: an object with numeric figures."""
+  if not isinstance(metrics, dict):
+    raise ValueError(f"it holds a {type(metrics).__name__}, not an object")
+  for part in ("validation", "test"):
+    figures = metrics.get(part) or {}
+    if not isinstance(figures, dict):
+      raise ValueError(f"its {part!r} is a {type(figures).__name__}, not an object")
+    for name, value in figures.items():
+      if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"its {part} figure {name!r} is {value!r}, not a number")
+  for name in ("num_params", "train_seconds", "train_examples_per_second"):
+    value = metrics.get(name)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+      raise ValueError(f"its {name!r} is {value!r}, not a number")
 
 
 def _figure(value, digits=4):

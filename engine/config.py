@@ -109,8 +109,13 @@ def resolve(task_name, model_name, topology=None, overrides=None, data=DataConfi
     raise ValueError(f"unknown settings {sorted(set(settings) - set(HYPERPARAMETERS))}")
   spec = dataclasses.replace(preset, **{f: settings[f] for f in MODEL_SETTINGS}).validate()
   if spec.attention != "none" and topology != "seq2seq":
-    raise UserError(f"--model={model_name} with attention={spec.attention} needs a decoder to attend with: pass "
-                    f"--topology=seq2seq (where --task={task_name} supports it), or a preset without attention.")
+    fix = ("pass --topology=seq2seq, or use" if "seq2seq" in supported
+           else f"--task={task_name} has no seq2seq topology: use")
+    raise UserError(f"--model={model_name} with attention={spec.attention} needs a decoder to attend with: {fix} a "
+                    "preset without attention.")
+  if "pooling" in overrides and topology != "many_to_one":
+    raise UserError(f"--pooling={overrides['pooling']} applies to many_to_one models (it sums a sequence up in one "
+                    f"vector); --topology={topology} does not pool. Leave --pooling unset.")
   training = TrainingSpec(**{f: settings[f] for f in TRAINING_SETTINGS}).validate()
   return RunConfig(task=task_name, topology=topology, model=spec, training=training, data=data, options=options)
 

@@ -9,6 +9,7 @@ import os
 import shutil
 
 import keras
+import tensorflow as tf
 
 from common.files import write_json_atomic
 from common.exports import CONFIG_ASSET
@@ -20,9 +21,9 @@ def export(model, task, config, path):
   archive.track(model)
   for resource in resources:
     archive.track(resource)
-  archive.add_endpoint("serve", serve, input_signature=signature)
+  _add_endpoint(archive, "serve", serve, signature)
   for name, (function, extra_signature) in task.extra_endpoints(model).items():
-    archive.add_endpoint(name, function, input_signature=extra_signature)
+    _add_endpoint(archive, name, function, extra_signature)
   partial = f"{path}.partial"
   shutil.rmtree(partial, ignore_errors=True)
   archive.write_out(partial, verbose=False)
@@ -35,3 +36,15 @@ def export(model, task, config, path):
     os.replace(path, previous)
   os.replace(partial, path)
   shutil.rmtree(previous, ignore_errors=True)
+
+
+def _add_endpoint(archive, name, function, signature):
+  """One signature (a list of TensorSpecs), or alternatives (a tuple of such lists): then every one is traced and
+  callable from Python, and the first is the endpoint's signature (TF Serving's)."""
+  if isinstance(signature, tuple):
+    function = tf.function(function)
+    for alternative in signature:
+      function.get_concrete_function(*alternative)
+    archive.add_endpoint(name, function)
+  else:
+    archive.add_endpoint(name, function, input_signature=signature)

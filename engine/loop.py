@@ -13,13 +13,14 @@ import contextlib
 import logging
 import math
 import os
+import re
 import sys
 import time
 
 import keras
 import tensorflow as tf
 
-from engine import distribute
+from engine import distribute, stopping
 from common.errors import UserError, first_line
 
 CHECKPOINT_EVERY_SECONDS = 300
@@ -92,6 +93,7 @@ class Trainer:
     carried = [v for layer in self.stateful for v in layer.states]
     self.checkpoint = tf.train.Checkpoint(model=model, optimizer=self.optimizer, seeds=seeds, carried=carried,
                                           loop=self.loop)
+    _recover_checkpoint_index(run.checkpoints)
     self.manager = tf.train.CheckpointManager(self.checkpoint, run.checkpoints, max_to_keep=2)
 
   # -- state ---------------------------------------------------------------------------------
@@ -209,6 +211,8 @@ class Trainer:
       count = pace.next_count()
       ran = int(self._eval_steps(iterator, tf.constant(count, tf.int64)))
       pace.record(ran, time.perf_counter() - started)
+      if stopping.requested():
+        raise stopping.Stopped(stopping.requested())
       if ran < count:
         break
     return {"loss": float(self.eval_loss.result()),
@@ -228,7 +232,7 @@ class Trainer:
       return
     writers = {split: tf.summary.create_file_writer(os.path.join(self.run.logs, split))
                for split in ("train", "validation")}
-    segment_start = last_save = time.monotonic()
+    segment_start = time.monotonic()
     pace = _Pace(self.max_steps_per_call)
 
     def account_time():
@@ -237,6 +241,15 @@ class Trainer:
       self.loop.train_seconds.assign_add(now - segment_start)
       segment_start = now
 
+    try:
+      with stopping.in_training_loop():
+        self._epochs(training, writers, pace, account_time, on_epoch_end)
+    finally:
+      for writer in writers.values():
+        writer.close()
+
+  def _epochs(self, training, writers, pace, account_time, on_epoch_end):
+    last_save = time.monotonic()
     while not self.done():
       epoch = int(self.loop.epoch)
       learning_rate = training.learning_rate * training.lr_decay**epoch
@@ -250,6 +263,7 @@ class Trainer:
       for metric in self.train_metrics.values():
         metric.reset_state()
       every = training.checkpoint_every_steps
+      epoch_examples = 0
       while True:
         step = int(self.loop.step)
         count = pace.next_count()
@@ -262,6 +276,7 @@ class Trainer:
           raise Diverged(f"the training loss became {total / max(ran, 1)} at step {step + ran}; the last good "
                          "checkpoint is kept. Lower --learning_rate or set --clipnorm.")
         if ran:
+          epoch_examples += int(examples)
           pace.record(ran, seconds)
           self.loop.step_seconds.assign_add(seconds)
           self.loop.examples.assign_add(examples)
@@ -277,13 +292,25 @@ class Trainer:
             account_time()
             self.save()
             last_save = time.monotonic()
+        if stopping.requested():   # a safe point: every counter agrees with the weights
+          account_time()
+          self.save()
+          raise stopping.Stopped(stopping.requested())
         if ran < count:
           break
 
       self.loop.steps_per_epoch.assign(self.loop.step_in_epoch)
-      with self._averaged_weights():
-        validation = self.evaluate("validation")
-        improved = self._track_best(validation[self.monitor])
+      if epoch == 0 and int(self.loop.step_in_epoch) == 1 and epoch_examples < training.batch_size:
+        log.warning("The training data holds %d examples, fewer than --batch_size=%d: every epoch is a single step. "
+                    "Lower --batch_size to learn from it.", epoch_examples, training.batch_size)
+      try:
+        with self._averaged_weights():
+          validation = self.evaluate("validation")
+          improved = self._track_best(validation[self.monitor])
+      except stopping.Stopped:   # the epoch's steps are done; its validation is redone on resume
+        account_time()
+        self.save()
+        raise
       train = {"loss": progress.mean_loss(), "learning_rate": learning_rate,
                **{n: float(m.result()) for n, m in self.train_metrics.items()}}
       for split, figures in (("train", train), ("validation", validation)):
@@ -298,8 +325,6 @@ class Trainer:
       progress.close(validation, improved)
       if on_epoch_end:
         on_epoch_end({"epoch": epoch + 1, "train": train, "validation": validation})
-    for writer in writers.values():
-      writer.close()
 
   @contextlib.contextmanager
   def _averaged_weights(self):
@@ -340,6 +365,25 @@ class Trainer:
     """(cumulative training seconds, training examples per second of step time)."""
     seconds = float(self.loop.step_seconds)
     return float(self.loop.train_seconds), (int(self.loop.examples) / seconds if seconds else 0.0)
+
+
+def _recover_checkpoint_index(directory):
+  """Rebuilds a lost or unreadable `checkpoint` state file (a crash, a tidy-up) from the ckpt-N files beside it,
+  so the run resumes from them: without it TensorFlow sees no checkpoint, and the run would start over and
+  overwrite them."""
+  try:
+    if not os.path.isdir(directory) or tf.train.get_checkpoint_state(directory):
+      return
+  except Exception:   # a damaged state file reads as a parse error
+    pass
+  steps = sorted(int(m.group(1)) for name in os.listdir(directory)
+                 if (m := re.fullmatch(r"ckpt-(\d+)\.index", name)))
+  if not steps:
+    return
+  paths = [os.path.join(directory, f"ckpt-{step}") for step in steps]
+  log.warning("%s/checkpoint (the index of this run's checkpoints) was missing or unreadable; rebuilt it from %s.",
+              directory, ", ".join(os.path.basename(p) for p in paths))
+  tf.compat.v1.train.update_checkpoint_state(directory, paths[-1], all_model_checkpoint_paths=paths)
 
 
 def _float32(outputs):

@@ -1,6 +1,7 @@
 """One run from a resolved config to a finished run directory: train, test, export."""
 
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -10,7 +11,8 @@ import tensorflow as tf
 
 import models
 import tasks
-from engine import distribute, export
+from engine import distribute, export, stopping
+from common import exports
 from common.errors import UserError
 from engine.loop import Trainer
 from engine.run_dir import RunDir
@@ -22,10 +24,10 @@ def check(config, path):
   """Everything that can fail on a user's mistake, before anything is written."""
   run = RunDir(path)
   run.check_compatible(config)
+  run.check_writable()
   if run.exists():
     run.check_not_in_use()
-  run.check_writable()
-  tasks.create(config).check_data()
+  tasks.create(config).check_data(config.training.batch_size)
 
 
 def train_and_export(config, path, strategy=None):
@@ -40,6 +42,13 @@ def train_and_export(config, path, strategy=None):
   finished = chief_run.metrics()
   if finished.get("status") == "completed" and (
       finished.get("stopped_early") or finished.get("epochs_trained", 0) >= config.training.epochs):
+    if distribute.is_chief(strategy):
+      try:
+        exports.load(chief_run.export)
+      except UserError as e:   # a damaged or missing export is made again from the best weights, not retrained
+        log.warning("%s is complete but its export is not usable (%s); exporting it again.", path, e)
+        _export_again(config, chief_run, strategy)
+        return chief_run.metrics()
     log.info("%s is already complete; skipping.", path)
     return finished
   if not distribute.is_chief(strategy):
@@ -49,15 +58,32 @@ def train_and_export(config, path, strategy=None):
     finally:
       shutil.rmtree(scratch, ignore_errors=True)
   fresh = not chief_run.exists()
+  made_directory = not os.path.exists(path)   # a user's own (empty) directory is never removed
   chief_run.create(config)
   lock = chief_run.acquire()
   try:
-    return _train_and_export(config, chief_run, fresh, strategy, restore_from=chief_run)
+    return _train_and_export(config, chief_run, fresh, strategy, restore_from=chief_run,
+                             keep_directory=not made_directory)
   finally:
     lock.close()
 
 
-def _train_and_export(config, run, fresh, strategy, restore_from):
+def _export_again(config, run, strategy):
+  lock = run.acquire()
+  try:
+    keras.backend.clear_session()
+    distribute.set_precision(config.training.mixed_precision)
+    task = tasks.create(config)
+    io = task.prepare(run.path, config.training.batch_size)
+    with strategy.scope():
+      model = models.build(config.model, config.topology, io)
+    model.load_weights(run.best_weights)
+    export.export(model, task, config, run.export)
+  finally:
+    lock.close()
+
+
+def _train_and_export(config, run, fresh, strategy, restore_from, keep_directory=False):
   path = run.path
   if run is not restore_from:
     run.create(config)
@@ -99,12 +125,27 @@ def _train_and_export(config, run, fresh, strategy, restore_from):
               "strategy": f"{type(strategy).__name__} ({strategy.num_replicas_in_sync} replica(s))"})
     log.info("%s: test %s", path, ", ".join(f"{k} {v:.4f}" for k, v in test.items()))
     return run.metrics()
+  except stopping.Stopped as e:   # SIGTERM / SIGINT: the last checkpoint is where the same command resumes
+    run.update_metrics(status="stopped", error=f"{e}; run the same command to resume")
+    raise
   except UserError as e:
-    if fresh:  # a user's mistake leaves no half-written run behind
-      shutil.rmtree(run.path, ignore_errors=True)
+    if fresh:  # a user's mistake leaves no half-written run behind, and only what the zoo made is removed
+      _remove_run(run.path, keep_directory)
     else:  # ...and an existing run says why it stopped instead of reading "running" forever
       run.update_metrics(status="failed", error=str(e))
     raise
   except BaseException as e:
     run.update_metrics(status="failed", error=f"{type(e).__name__}: {e}".strip())
     raise
+
+
+def _remove_run(path, keep_directory):
+  if not keep_directory:
+    shutil.rmtree(path, ignore_errors=True)
+    return
+  for name in os.listdir(path):
+    entry = os.path.join(path, name)
+    if os.path.isdir(entry) and not os.path.islink(entry):
+      shutil.rmtree(entry, ignore_errors=True)
+    else:
+      os.remove(entry)

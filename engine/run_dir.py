@@ -11,6 +11,7 @@
 """
 
 import fcntl
+import logging
 import os
 import shutil
 import tempfile
@@ -19,6 +20,8 @@ from engine.config import RunConfig, differing_fields
 from common.errors import UserError
 from common.files import read_json, write_json_atomic
 
+
+log = logging.getLogger("rnnzoo")
 
 MIN_FREE_MB = 200   # checkpoints of the largest presets plus an export
 
@@ -69,7 +72,10 @@ class RunDir:
 
   def acquire(self):
     """Locks the run directory for this process; returns the open lock file (closing it releases the lock)."""
-    lock = open(os.path.join(self.path, ".lock"), "a+", encoding="utf-8")
+    try:
+      lock = open(os.path.join(self.path, ".lock"), "a+", encoding="utf-8")
+    except OSError as e:
+      raise UserError(f"--model_dir={self.path} cannot be written ({e.strerror}); choose a writable --model_dir.") from None
     try:
       fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -106,7 +112,22 @@ class RunDir:
     write_json_atomic(self.config_path, config.to_json())
 
   def metrics(self):
-    return read_json(self.metrics_path) if os.path.exists(self.metrics_path) else {}
+    """metrics.json's content; a damaged one (truncated by a crash, edited by hand) is moved aside with a warning
+    and read as empty: what the run has done is in its checkpoints, from which it resumes."""
+    if not os.path.exists(self.metrics_path):
+      return {}
+    try:
+      metrics = read_json(self.metrics_path)
+      if isinstance(metrics, dict):
+        return metrics
+      reason = f"it holds a {type(metrics).__name__}, not an object"
+    except (OSError, ValueError) as e:
+      reason = str(e)
+    aside = f"{self.metrics_path}.unreadable"
+    os.replace(self.metrics_path, aside)
+    log.warning("%s was unreadable (%s); moved it to %s. The run goes on from its checkpoints; the epochs' history "
+                "before now is lost from metrics.json (TensorBoard's logs keep it).", self.metrics_path, reason, aside)
+    return {}
 
   def update_metrics(self, **fields):
     write_json_atomic(self.metrics_path, {**self.metrics(), **fields})

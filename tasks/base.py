@@ -29,6 +29,7 @@ class DataConfig:
   data_dir: str | None = None    # prepared tfds data
   manual_dir: str | None = None  # original archives, for building offline
   data_file: str | None = None   # a user's own data file, for tasks that read one
+  encoding: str = "utf-8"         # the data file's text encoding
 
 
 @dataclasses.dataclass
@@ -79,8 +80,9 @@ class Task(abc.ABC):
     return self.data.data_file or self.tfds_name
 
   @abc.abstractmethod
-  def check_data(self):
-    """Makes sure the data can be read; raises UserError naming the flag and files that fix it."""
+  def check_data(self, batch_size=None):
+    """Makes sure the data can be read, and is enough for training batches of `batch_size` (when given); raises
+    UserError naming the flag and files that fix it."""
 
   def tuned_defaults(self, spec) -> dict:
     """The best known model and training settings of this task for a preset (flags override)."""

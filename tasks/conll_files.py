@@ -196,9 +196,9 @@ def parse(text, source, *, format="auto", scheme="upos", word_column=0, tag_colu
   raise UserError(f"The corpus format {format!r} is unknown; it must be one of auto, {', '.join(FORMATS)}.")
 
 
-def read(path, *, format="auto", scheme="upos", word_column=0, tag_column=-1):
+def read(path, *, format="auto", scheme="upos", word_column=0, tag_column=-1, encoding="utf-8"):
   """[(words, tags)] of the --data_file at `path` (see parse)."""
-  return parse(read_data_file(path), f"--data_file={path}", format=format, scheme=scheme, word_column=word_column,
+  return parse(read_data_file(path, encoding=encoding), f"--data_file={path}", format=format, scheme=scheme, word_column=word_column,
                tag_column=tag_column)
 
 
@@ -218,7 +218,7 @@ def split_data_file(value):
   return paths
 
 
-def read_data_files(value, *, format="auto", scheme="upos", word_column=0, tag_column=-1):
+def read_data_files(value, *, format="auto", scheme="upos", word_column=0, tag_column=-1, encoding="utf-8"):
   """The sentences of each file in a --data_file value: [sentences] (one file) or [train, validation, test]."""
-  return [read(path, format=format, scheme=scheme, word_column=word_column, tag_column=tag_column)
-          for path in split_data_file(value)]
+  return [read(path, format=format, scheme=scheme, word_column=word_column, tag_column=tag_column,
+               encoding=encoding) for path in split_data_file(value)]

@@ -74,7 +74,7 @@ class Forecast(Task):
 
   # -- data -------------------------------------------------------------------------------------
 
-  def check_data(self):
+  def check_data(self, batch_size=None):
     values, _ = self.series()
     length, horizon = self.options["input_length"], self.options["horizon"]
     for split, span in self.spans().items():
@@ -89,7 +89,8 @@ class Forecast(Task):
     if self._series is None:
       if self.data.data_file:
         columns = [c.strip() for c in self.options["columns"].split(",") if c.strip()]
-        self._series = series_csv.read(self.data.data_file, self.options["time_column"], columns)
+        self._series = series_csv.read(self.data.data_file, self.options["time_column"], columns,
+                                       self.data.encoding)
       else:
         name = self.options["dataset"]
         example = next(iter(tfds_data.load(name, "full", self.data, (ETT[name][0],), supervised=False)))

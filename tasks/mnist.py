@@ -11,9 +11,34 @@ MANUAL_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
                 "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 
 
+# What the exports take: MNIST's own uint8 pixels (TF Serving's signature), or float32 pixel values 0..255.
+IMAGES = (tf.TensorSpec([None, 28, 28], tf.uint8, name="images"), tf.TensorSpec([None, 28, 28], tf.float32, name="images"))
+
+
 def rows(images):
   """uint8 images [N, 28, 28] or [N, 28, 28, 1] -> float rows in [0, 1], [N, 28, 28]."""
   return tf.cast(tf.reshape(images, [-1, 28, 28]), tf.float32) / 255.0
+
+
+def served_rows(images):
+  """Serving input (uint8, or float32 pixel values 0..255) -> rows in [0, 1]. A float image whose every pixel is
+  within [0, 1] looks scaled already, and values outside 0..255 or NaN are no pixels: each is refused with an
+  InvalidArgumentError naming it, where a cast would quietly make garbage of them."""
+  if images.dtype == tf.uint8:
+    return rows(images)
+  brightest = tf.reduce_max(images, axis=[1, 2])
+  checks = [
+      tf.debugging.assert_all_finite(images, message="images hold NaN or Inf; pixel values must be 0..255"),
+      tf.debugging.assert_greater_equal(tf.reduce_min(images), 0.0, message="images hold values below 0; pixel "
+                                        "values must be 0..255 (as MNIST's uint8 pixels)"),
+      tf.debugging.assert_less_equal(tf.reduce_max(images), 255.0, message="images hold values above 255; pixel "
+                                     "values must be 0..255 (as MNIST's uint8 pixels)"),
+      tf.debugging.assert_equal(tf.reduce_any((brightest > 0) & (brightest <= 1)), False, message="images look "
+                                "scaled to [0, 1] (every pixel of an image is <= 1); pixel values must be 0..255: "
+                                "multiply them by 255, or pass uint8 images"),
+  ]
+  with tf.control_dependencies(checks):
+    return tf.identity(images) / 255.0
 
 
 class Mnist(ClassificationTask):
@@ -27,7 +52,7 @@ class Mnist(ClassificationTask):
     super().__init__(data, options)
     self._cached = {}
 
-  def check_data(self):
+  def check_data(self, batch_size=None):
     tfds_data.ensure_prepared(self.tfds_name, self.data, MANUAL_FILES)
 
   def tuned_defaults(self, spec):
@@ -54,9 +79,9 @@ class Mnist(ClassificationTask):
 
   def serving_endpoint(self, model):
     def serve(images):
-      return self.labelled(model(rows(images), training=False))
+      return self.labelled(model(served_rows(images), training=False))
 
-    return serve, [tf.TensorSpec([None, 28, 28], tf.uint8, name="images")], []
+    return serve, tuple([spec] for spec in IMAGES), []
 
   def raw_test_batches(self, batch_size):
     return self._images("test").batch(batch_size).map(lambda images, labels: (images[..., 0], labels))

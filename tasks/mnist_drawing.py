@@ -18,7 +18,7 @@ from models import IOSpec
 from models.decoding import GREEDY_BELOW
 from models.topologies.one_to_many import Generator
 from tasks.base import SAMPLING_TEMPERATURE, Report
-from tasks.mnist import Mnist, rows
+from tasks.mnist import IMAGES, Mnist, rows, served_rows
 
 GRID_COLUMNS = 10   # drawn digits per label in the picture evaluate.py saves
 
@@ -28,9 +28,9 @@ def previous_rows(images_as_rows):
   return tf.pad(images_as_rows[:, :-1], [[0, 0], [1, 0], [0, 0]])
 
 
-def binary_rows(images):
-  """uint8 images -> rows of pixels on (>= 128) or off: the binarized MNIST of autoregressive image models."""
-  return tf.cast(rows(images) >= 0.5, tf.float32)
+def binary_rows(rows_in_01):
+  """Rows of pixels in [0, 1] -> on (>= 128 of 255) or off: the binarized MNIST of autoregressive image models."""
+  return tf.cast(rows_in_01 >= 0.5, tf.float32)
 
 
 def _digits(labels):
@@ -65,7 +65,7 @@ class MnistDrawing(Mnist):
       ds = ds.shuffle(60_000, seed=shuffle_seed, reshuffle_each_iteration=False)
 
     def teacher_forced(images, labels):
-      target = binary_rows(images)
+      target = binary_rows(rows(images))
       return {"label": tf.cast(labels, tf.int32), "previous_rows": previous_rows(target)}, target
 
     return ds.batch(batch_size).map(teacher_forced, tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
@@ -105,13 +105,12 @@ class MnistDrawing(Mnist):
   def extra_endpoints(self, model):
     def score(images, labels):
       """Teacher-forced nats per (binarized) pixel of each image given its label."""
-      target = binary_rows(images)
+      target = binary_rows(served_rows(images))
       with tf.control_dependencies(_digits(labels)):
         logits = model({"label": labels, "previous_rows": previous_rows(target)}, training=False)
       return {"nats_per_pixel": self.per_example_loss(target, logits)}
 
-    return {"score": (score, [tf.TensorSpec([None, 28, 28], tf.uint8, name="images"),
-                              tf.TensorSpec([None], tf.int32, name="labels")])}
+    return {"score": (score, tuple([spec, tf.TensorSpec([None], tf.int32, name="labels")] for spec in IMAGES))}
 
   def evaluate_served(self, served, batch_size, settings=None):
     """Test nats per pixel through the export's score endpoint; digits drawn at --temperature, as a picture (one

@@ -49,7 +49,7 @@ class Sentiment(ClassificationTask):
     self.vectorizer = None
     self._encoded = {}
 
-  def check_data(self):
+  def check_data(self, batch_size=None):
     tfds_data.ensure_prepared(self.tfds_name, self.data, MANUAL_FILES)
 
   def tuned_defaults(self, spec):

@@ -9,15 +9,20 @@ from common.errors import UserError
 from common.files import read_data_file
 
 
-def read(path, time_column, columns=()):
+def read(path, time_column, columns=(), encoding="utf-8"):
   """(values float32 [rows, columns], column names): `columns`, or every column but the time column."""
-  text = read_data_file(path, newline="").removeprefix("\ufeff")   # a byte-order mark is not part of the header
+  text = read_data_file(path, newline="", encoding=encoding).removeprefix("\ufeff")   # a byte-order mark is not part of the header
   reader = csv.reader(io.StringIO(text))
   numbered = [(reader.line_num, row) for row in reader if row]     # blank lines carry no time step
   rows = [row for _, row in numbered]
   if not rows:
     raise UserError(f"--data_file={path} is empty; it needs a header line and one row per time step.")
   header = [name.strip() for name in rows[0]]
+  repeated = sorted({name for name in header if header.count(name) > 1})
+  if repeated:
+    raise UserError(f"--data_file={path}, line {numbered[0][0]}: the header names column "
+                    f"{', '.join(map(repr, repeated))} more than once; every column needs a name of its own (rename "
+                    "the repeats).")
   if time_column not in header:
     raise UserError(f"--data_file={path} has no time column {time_column!r} (--time_column); its columns are: "
                     f"{', '.join(header)}.")

@@ -64,9 +64,20 @@ class TextGeneration(Task):
     self._texts = None
     self._ids = {}
 
-  def check_data(self):
+  def check_data(self, batch_size=None):
     if self.data.data_file:
-      self.texts()  # reads and splits the file once, failing on a bad one
+      texts = self.texts()  # reads and splits the file once, failing on a bad one
+      length = self.options["sequence_length"]
+      # The windows' start moves by up to a window every epoch, so the text must hold one more window than it
+      # trains on; carried state needs a whole batch of windows side by side.
+      needed = length * ((batch_size or 1) if self.options["carry_state"] else 1) + length
+      if len(texts["train"]) < needed:
+        whole = int(needed / FILE_SPLITS[0]) + 1
+        raise UserError(f"--data_file={self.data.data_file}: its training part (the first 90 %) holds "
+                        f"{len(texts['train'])} characters, too few for one training window of --sequence_length="
+                        f"{length}" + (f" in each of --batch_size={batch_size} rows" if self.options["carry_state"]
+                                       else "") + f"; it needs {needed} (a file of {whole}+ characters). Lower "
+                        "--sequence_length or use a longer text.")
     else:
       tfds_data.ensure_prepared(self.tfds_name, self.data, MANUAL_FILES)
 
@@ -80,10 +91,12 @@ class TextGeneration(Task):
 
   def _split_file(self):
     path = self.data.data_file
-    text = read_data_file(path)
+    text = read_data_file(path, encoding=self.data.encoding)
     train_end = int(len(text) * FILE_SPLITS[0])
     validation_end = int(len(text) * sum(FILE_SPLITS[:2]))
     texts = {"train": text[:train_end], "validation": text[train_end:validation_end], "test": text[validation_end:]}
+    if not text.strip():
+      raise UserError(f"--data_file={path} holds only white space ({len(text)} characters); it needs text to learn.")
     if min(len(t) for t in texts.values()) < 2:
       raise UserError(f"--data_file={path} holds {len(text)} characters; it needs enough for 90/5/5 "
                       "train/validation/test splits of at least 2 characters each (40+).")
@@ -140,8 +153,11 @@ class TextGeneration(Task):
   # -- loss and metrics -------------------------------------------------------------------------
 
   def per_example_loss(self, targets, outputs):
+    """Each row's summed nats over the batch's mean characters per row: the batch mean is nats per character,
+    as the metric counts it, however unequal the rows (a split's last pieces are short)."""
     losses, mask = losses_and_mask(targets, outputs)
-    return tf.reduce_sum(losses * mask, axis=-1) / tf.maximum(tf.reduce_sum(mask, axis=-1), 1.0)
+    chars_per_row = tf.reduce_sum(mask) / tf.cast(tf.shape(targets)[0], mask.dtype)
+    return tf.reduce_sum(losses * mask, axis=-1) / tf.maximum(chars_per_row, 1.0)
 
   def metrics(self):
     return {"nats_per_char": TokenCrossEntropy("nats_per_char"),

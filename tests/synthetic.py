@@ -32,7 +32,7 @@ class ToyClassify(ClassificationTask):
   class_names = ("absent", "present")
   sizes = {"train": 128, "validation": 64, "test": 64}
 
-  def check_data(self):
+  def check_data(self, batch_size=None):
     pass
 
   def tuned_defaults(self, spec):
@@ -66,7 +66,7 @@ class ToyTagging(Task):
   tfds_name = "in-memory"
   topologies = ("many_to_many",)
 
-  def check_data(self):
+  def check_data(self, batch_size=None):
     pass
 
   def tuned_defaults(self, spec):

@@ -140,7 +140,7 @@ def test_unreadable_files_are_named(tmp_path):
   with pytest.raises(UserError, match=r"is a directory"):
     conll_files.read(str(tmp_path))
   (tmp_path / "latin1.txt").write_bytes("Zürich B-LOC\n".encode("latin-1"))
-  with pytest.raises(UserError, match=r"latin1.txt is not UTF-8 text"):
+  with pytest.raises(UserError, match=r"latin1.txt is not utf-8 text: line 1, column 2"):
     conll_files.read(str(tmp_path / "latin1.txt"))
   with pytest.raises(UserError, match=r"--data_file=.*empty.txt holds no sentence"):
     conll_files.read(_write(tmp_path, "empty.txt", "\n"))

@@ -84,7 +84,15 @@ def test_mnist_export_serves_uint8_images(mock_tfds, tmp_path):
   assert served["label"] == [str(d) for d in np.argmax(expected["probabilities"], axis=1)]
 
   serve, _ = exports.load(path)
+  as_float = serve(images.astype(np.float32))["probabilities"].numpy()   # float pixel values 0..255 read the same
+  np.testing.assert_allclose(as_float, expected["probabilities"], atol=1e-6)
+  scaled = images.astype(np.float32) / 255.0    # how most people prepare MNIST: refused, never cast to zeros
+  for bad, message in ((scaled, "images look scaled to \\[0, 1\\]"), (scaled * 300, "values above 255"),
+                       (np.full((1, 28, 28), np.nan, np.float32), "NaN or Inf"),
+                       (-scaled, "values below 0")):
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+      serve(bad)
   with pytest.raises((TypeError, ValueError)):
-    serve(tf.constant(images.astype(np.float32)))   # the signature takes uint8 only
+    serve(images.astype(np.float64))                # neither uint8 nor float32: no signature takes it
   with pytest.raises((TypeError, ValueError)):
     serve(tf.constant(images[:, :27]))              # 27 rows instead of 28

@@ -146,7 +146,7 @@ def test_textgen_refuses_models_and_flags_that_cannot_work(text_file):
 
 @pytest.mark.parametrize("content,message", [
     (None, "does not exist"),
-    (b"caf\xe9 au lait " * 10, "is not UTF-8 text (byte 3: invalid continuation byte)"),
+    (b"caf\xe9 au lait " * 10, "is not utf-8 text: line 1, column 4 holds byte 0xe9 (invalid continuation byte)"),
     (b"tiny", "holds 4 characters; it needs enough for 90/5/5"),
 ])
 def test_bad_data_files_are_named(tmp_path, content, message):

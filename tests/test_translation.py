@@ -138,6 +138,7 @@ def test_seq2seq_learns_to_translate_a_toy_language_pair_and_exports_a_translato
   figures = evaluate_task.evaluate_served(served, 64).metrics
   assert figures["bleu"] == pytest.approx(metrics["test"]["bleu"], abs=1e-6)
   assert figures["perplexity"] == pytest.approx(metrics["test"]["perplexity"], rel=1e-3)
+  assert served(source=tf.constant([], tf.string))["translation"].shape == (0,)   # an empty batch, answered
   with pytest.raises(tf.errors.InvalidArgumentError, match="every source sentence needs a word"):
     served(source=tf.constant(["eins", ""]))
   with pytest.raises(tf.errors.InvalidArgumentError, match="beam_size must be >= 1"):

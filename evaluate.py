@@ -68,6 +68,8 @@ def main(argv):
     print(json.dumps(result, indent=2, ensure_ascii=False))
     for number, sample in enumerate(result.get("samples", []), start=1):   # as they read, after the JSON
       print(f"\n--- sample {number}\n" + "\n".join(f"{key}: {value}" for key, value in sample.items()))
+    for name, rows in result.get("tables", {}).items():
+      print(f"\n{name}\n\n{compare.markdown(rows)}")
 
 
 if __name__ == "__main__":

@@ -45,6 +45,16 @@ def _check_metrics(metrics):
       raise ValueError(f"its {name!r} is {value!r}, not a number")
 
 
+def markdown(rows):
+  """A markdown table of rows (dicts with the same keys)."""
+  if not rows:
+    return ""
+  header = list(rows[0])
+  lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+  lines += ["| " + " | ".join(str(row.get(key, "")) for key in header) + " |" for row in rows]
+  return "\n".join(lines) + "\n"
+
+
 def _figure(value, digits=4):
   if value is None:
     return "—"

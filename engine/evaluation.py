@@ -25,8 +25,8 @@ def evaluate_export(path, data=DataConfig(), settings=None, batch_size=None, out
     output_dir: where pictures go (default: `path`).
 
   Returns:
-    {"task", "model", "topology", "test": {metric: value}} and, when the task reports them, "info", "samples" and
-    "pictures" (name -> PNG path).
+    {"task", "model", "topology", "test": {metric: value}} and, when the task reports them, "info", "samples",
+    "tables" (name -> rows) and "pictures" (name -> PNG path).
 
   Example:
   >>> result = evaluate_export("runs/sentiment/bilstm", DataConfig(data_dir="../shared/tfds"))
@@ -49,6 +49,8 @@ def evaluate_export(path, data=DataConfig(), settings=None, batch_size=None, out
     result["info"] = report.info
   if report.samples:
     result["samples"] = report.samples
+  if report.tables:
+    result["tables"] = report.tables
   for name, picture in report.images.items():
     written = os.path.join(output_dir or path, f"{name}.png")
     save_picture(picture, written)

@@ -20,6 +20,7 @@ import time
 import keras
 import tensorflow as tf
 
+import models
 from engine import distribute, stopping
 from common.errors import UserError, first_line
 
@@ -144,7 +145,7 @@ class Trainer:
 
   def _replica_train_step(self, inputs, targets):
     with tf.GradientTape() as tape:
-      outputs = _float32(self.model(inputs, training=True))
+      outputs = _float32(self.model(models.feed(self.model, inputs), training=True))
       loss = tf.nn.compute_average_loss(self.task.per_example_loss(targets, outputs))
       if self.model.losses:
         loss += tf.nn.scale_regularization_loss(tf.add_n(self.model.losses))
@@ -177,7 +178,7 @@ class Trainer:
     return steps, total, examples, finite
 
   def _replica_eval_step(self, inputs, targets):
-    outputs = _float32(self.model(inputs, training=False))
+    outputs = _float32(self.model(models.feed(self.model, inputs), training=False))
     self.eval_loss.update_state(self.task.per_example_loss(targets, outputs))
     for metric in self.eval_metrics.values():
       metric.update_state(targets, outputs)

@@ -6,8 +6,18 @@
 
 from models import forecaster, topologies
 from models.io_spec import IOSpec
-from models.registry import ATTENTIONS, CELLS, EMBEDDING_DROPOUTS, POOLINGS, ModelSpec, get, names, register
+from models.registry import ATTENTIONS, CELLS, EMBEDDING_DROPOUTS, HEADS, POOLINGS, ModelSpec, get, names, register
 from models.topologies import TOPOLOGIES
+
+
+def feed(model, inputs):
+  """Of a dict of inputs, those `model` takes: a task offers what any of its models may read (tagging offers
+  characters), and a model reads what its preset asks for."""
+  if not isinstance(inputs, dict):
+    return inputs
+  if isinstance(model.input, dict):
+    return {name: inputs[name] for name in model.input}
+  return inputs[model.inputs[0].name]
 
 
 def build(spec, topology, io):
@@ -30,5 +40,5 @@ def build(spec, topology, io):
   return topologies.build(spec, topology, io)
 
 
-__all__ = ["ATTENTIONS", "CELLS", "EMBEDDING_DROPOUTS", "POOLINGS", "IOSpec", "ModelSpec", "get", "names",
-           "register", "TOPOLOGIES", "build"]
+__all__ = ["ATTENTIONS", "CELLS", "EMBEDDING_DROPOUTS", "HEADS", "POOLINGS", "IOSpec", "ModelSpec", "get", "names",
+           "register", "TOPOLOGIES", "build", "feed"]

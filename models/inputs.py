@@ -2,6 +2,11 @@
 
 import keras
 
+from models.recurrent import recurrent_layer
+
+CHAR_INPUT = "char_ids"
+CHAR_EMBEDDING_DIM = 32   # as Lample et al. 2016 (25) and Plank et al. 2016 (100) size it: small beside the word's
+
 
 @keras.saving.register_keras_serializable("rnnzoo")
 class WordTypeDropout(keras.layers.Layer):
@@ -27,6 +32,57 @@ class WordTypeDropout(keras.layers.Layer):
     return {**super().get_config(), "rate": self.rate, "vocabulary_size": self.vocabulary_size, "seed": self.seed}
 
 
+@keras.saving.register_keras_serializable("rnnzoo")
+class CharacterFeatures(keras.layers.Layer):
+  """What each word's spelling says: char ids [batch, words, chars] (0 = padding) -> [batch, words, 2 x units], the
+  final states of a BiLSTM over each word's characters (Ling et al. 2015; Lample et al. 2016; Plank et al. 2016).
+  Unknown and rare words are still read by their prefixes, suffixes and capitals."""
+
+  def __init__(self, char_vocab, units, dropout=0.0, **kwargs):
+    super().__init__(**kwargs)
+    self.char_vocab, self.units, self.dropout = char_vocab, units, dropout
+    self.embedding = keras.layers.Embedding(char_vocab, CHAR_EMBEDDING_DIM, mask_zero=True, name="char_embedding")
+    self.reader = recurrent_layer("lstm", units, bidirectional=True, return_sequences=False, name="char_lstm")
+    self.drop = keras.layers.Dropout(dropout, name="char_dropout") if dropout else None
+
+  def build(self, input_shape):
+    self.embedding.build((None, None))
+    self.reader.build((None, None, CHAR_EMBEDDING_DIM))
+
+  def call(self, char_ids, training=False):
+    shape = keras.ops.shape(char_ids)
+    # Every word, padding ones included, is read as its own sequence. The task puts a begin and an end mark around
+    # each word's characters, so no sequence is all padding (which cuDNN refuses).
+    flat = keras.ops.reshape(char_ids, (-1, shape[2]))
+    embedded = self.embedding(flat)
+    if self.drop is not None:
+      embedded = self.drop(embedded, training=training)
+    read = self.reader(embedded, mask=keras.ops.not_equal(flat, 0), training=training)
+    return keras.ops.reshape(read, (shape[0], shape[1], 2 * self.units))
+
+  def compute_mask(self, char_ids, mask=None):
+    return None
+
+  def get_config(self):
+    return {**super().get_config(), "char_vocab": self.char_vocab, "units": self.units, "dropout": self.dropout}
+
+
+@keras.saving.register_keras_serializable("rnnzoo")
+class WordMask(keras.layers.Layer):
+  """Features with the mask of the word ids. Keras' Concatenate reads a missing mask (the character features have
+  none) as all-true and joins the masks with `any`, so the padding words would be read as words."""
+
+  def __init__(self, **kwargs):
+    super().__init__(**kwargs)
+    self.supports_masking = True
+
+  def call(self, inputs):   # [features, word ids]: one list, since Keras hands compute_mask the first input only
+    return inputs[0]
+
+  def compute_mask(self, inputs, mask=None):
+    return keras.ops.not_equal(inputs[1], 0)
+
+
 def embedding_dropout(x, ids, vocabulary_size, spec, prefix=""):
   """--dropout on the embeddings x [batch, steps, dim] of ids [batch, steps]: --embedding_dropout chooses what."""
   name = f"{prefix}{spec.embedding_dropout}_dropout"
@@ -49,6 +105,13 @@ def input_and_features(spec, io):
     x = keras.layers.Embedding(io.input_size, spec.embedding_dim, mask_zero=True, name="embedding")(inputs)
     if spec.dropout and io.input_dropout:
       x = embedding_dropout(x, inputs, io.input_size, spec)
+    if spec.char_units and io.char_vocab:
+      chars = keras.Input(shape=(io.sequence_length, None), batch_size=io.stateful_batch, dtype="int32",
+                          name=CHAR_INPUT)
+      spelled = CharacterFeatures(io.char_vocab, spec.char_units, spec.dropout if io.input_dropout else 0.0,
+                                  name="characters")(chars)
+      x = WordMask(name="word_mask")([keras.layers.Concatenate(name="word_and_characters")([x, spelled]), inputs])
+      return {io.input_name: inputs, CHAR_INPUT: chars}, x
     return inputs, x
   if io.input_kind == "features":
     inputs = keras.Input(shape=(io.sequence_length, io.input_size), batch_size=io.stateful_batch, dtype="float32",

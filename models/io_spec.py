@@ -20,3 +20,5 @@ class IOSpec:
   decoder_vocab: int | None = None   # seq2seq: ids the decoder reads (0 = padding)
   decoder_length: int | None = None  # seq2seq: decoder steps (None: variable)
   window: WindowSpec | None = None   # forecasting: the model maps windows to forecasts (models/forecaster.py)
+  char_vocab: int | None = None      # token inputs that are words: character ids a model may read of each word
+                                     # (input "char_ids" [batch, words, chars], 0 = padding), with --char_units

@@ -16,6 +16,7 @@ KINDS = ("recurrent", "naive", "linear")   # naive and linear: the forecasting b
 ATTENTIONS = ("none", "additive", "multiplicative")
 POOLINGS = ("last", "max", "mean", "max_mean", "attention")
 EMBEDDING_DROPOUTS = ("word", "word_type", "channel")
+HEADS = ("softmax", "crf")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +38,11 @@ class ModelSpec:
                                            "(the same embedding channels at every step).", choices=EMBEDDING_DROPOUTS)
   attention: str = setting("none", "seq2seq: how the decoder attends to the encoder (additive: Bahdanau; "
                                    "multiplicative: Luong's general score).", choices=ATTENTIONS)
+  head: str = setting("softmax", "many_to_many: the output layer: softmax (a label per step, on its own) or crf (a "
+                                 "linear-chain CRF: scores of label transitions, Viterbi decoding).", choices=HEADS)
+  char_units: int = setting(0, "Words read with their characters (tagging): units per direction of a character "
+                               "BiLSTM over each word, its final states joined to the word's embedding.", at_least=0,
+                            note="0: words only")
   kind: str = "recurrent"       # naive | linear: a forecasting baseline without a recurrent core (models/baselines.py)
   # The preset's own training recipe (a baseline run as its authors run it): it beats a task's tuned defaults,
   # flags beat it. Not part of the model's shape, so not compared and not written to config.json.

@@ -10,6 +10,7 @@ from tasks.forecast import Forecast
 from tasks.mnist import Mnist
 from tasks.mnist_drawing import MnistDrawing
 from tasks.sentiment import Sentiment
+from tasks.tagging import Tagging
 from tasks.textgen import TextGeneration
 from tasks.translation import Translation
 
@@ -31,6 +32,7 @@ register(Mnist, variants={"one_to_many": MnistDrawing})
 register(TextGeneration)
 register(Forecast)
 register(Translation)
+register(Tagging)
 
 
 def all_classes():

@@ -24,6 +24,31 @@ SAMPLING_TEMPERATURE = Setting(0.8, "evaluate.py: sampling temperature of what t
                                note="0: greedy", train=False, evaluate=True)
 
 
+# Settings of the tasks that read a user's corpus of sentences (translation, tagging).
+DATA_FILE_SPLIT = Setting("0.8,0.1,0.1", "translation, tagging: train,validation,test shares of a single --data_file "
+                                         "(its sentences shuffled once, seed 0).")
+
+
+def data_file_shares(text):
+  """--data_file_split's three shares; a UserError unless they are three positive numbers summing to 1."""
+  try:
+    shares = [float(x) for x in text.split(",")]
+  except ValueError:
+    shares = []
+  if len(shares) != 3 or min(shares) <= 0 or abs(sum(shares) - 1) > 1e-6:
+    raise UserError(f"--data_file_split={text} is invalid; it must be three positive shares summing to 1, "
+                    "e.g. 0.8,0.1,0.1.")
+  return shares
+
+
+def split_by_shares(items, shares, seed=0):
+  """{"train", "validation", "test"}: `items` shuffled once (seeded) and cut by the shares."""
+  order = np.random.default_rng(seed).permutation(len(items))
+  ends = np.cumsum([int(round(share * len(items))) for share in shares[:2]])
+  return {split: [items[i] for i in rows]
+          for split, rows in zip(("train", "validation", "test"), np.split(order, ends))}
+
+
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
   data_dir: str | None = None    # prepared tfds data
@@ -41,10 +66,7 @@ class Report:
   info: dict = dataclasses.field(default_factory=dict)      # name -> how a figure was made (sacreBLEU's signature)
   samples: list = dataclasses.field(default_factory=list)   # dicts of strings (source / reference / translation)
   images: dict = dataclasses.field(default_factory=dict)    # name -> uint8 picture [height, width] (drawn digits)
-
-  def __or__(self, other):
-    return Report({**self.metrics, **other.metrics}, {**self.info, **other.info}, self.samples + other.samples,
-                  {**self.images, **other.images})
+  tables: dict = dataclasses.field(default_factory=dict)    # name -> rows, each a dict (a per-tag table)
 
 
 class Task(abc.ABC):
@@ -57,6 +79,8 @@ class Task(abc.ABC):
   options: ClassVar[dict[str, Setting]] = {}
   reads_data_file: ClassVar[bool] = False     # whether --data_file can replace the tfds dataset
   causal_because: ClassVar[str] = ""          # why the task needs a unidirectional model (generation), if it does
+  heads: ClassVar[tuple[str, ...]] = ("softmax",)   # the output layers its loss and decoding understand
+  reads_characters: ClassVar[bool] = False    # whether its token inputs are words it can spell (IOSpec.char_vocab)
 
   def __init__(self, data: DataConfig, options=None):
     self.data = data
@@ -74,6 +98,12 @@ class Task(abc.ABC):
     if cls.causal_because and spec.bidirectional:
       raise UserError(f"--model={spec.name} is bidirectional: {cls.causal_because}. Use a unidirectional preset "
                       "(rnn, lstm, gru or stacked_*).")
+    if spec.head not in cls.heads:
+      raise UserError(f"--head={spec.head} is not an output --task={cls.name} can read; it reads: "
+                      f"{', '.join(cls.heads)} (a CRF head is for tagging: a label for each word).")
+    if spec.char_units and not cls.reads_characters:
+      raise UserError(f"--char_units={spec.char_units} reads the characters of words, which --task={cls.name} does "
+                      "not offer (tagging does); leave --char_units unset.")
 
   def dataset_name(self):
     """What the run reads, for metrics.json: the user's file or the tfds dataset."""

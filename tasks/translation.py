@@ -22,7 +22,7 @@ from models import IOSpec
 from models.decoding import beam_search
 from models.topologies.seq2seq import DECODER_INPUT, Decoder
 from tasks import tfds_data
-from tasks.base import Report, Task
+from tasks.base import DATA_FILE_SPLIT, Report, Task, data_file_shares, split_by_shares
 from tasks.builders import multi30k
 from tasks.token_loss import PADDING, TokenCrossEntropy, losses_and_mask
 
@@ -62,8 +62,7 @@ class Translation(Task):
       # take 13.9 GB instead of 0.7 GB. Multi30k's longest sentence has 40 tokens.
       "max_length": Setting(100, "translation: training pairs with a side longer than this many tokens are left out "
                                  "(validation and test keep every pair).", at_least=1),
-      "data_file_split": Setting("0.8,0.1,0.1", "translation: train,validation,test shares of a --data_file "
-                                                "(its lines shuffled once, seed 0)."),
+      "data_file_split": DATA_FILE_SPLIT,
   }
 
   def __init__(self, data, options=None):
@@ -83,20 +82,9 @@ class Translation(Task):
     else:
       tfds_data.ensure_prepared(self.tfds_name, self.data, multi30k.MANUAL_FILES)
 
-  def _shares(self):
-    text = self.options["data_file_split"]
-    try:
-      shares = [float(x) for x in text.split(",")]
-    except ValueError:
-      shares = []
-    if len(shares) != 3 or min(shares) <= 0 or abs(sum(shares) - 1) > 1e-6:
-      raise UserError(f"--data_file_split={text} is invalid; it must be three positive shares summing to 1, "
-                      "e.g. 0.8,0.1,0.1.")
-    return shares
-
   def _read_file(self):
     path = self.data.data_file
-    shares = self._shares()
+    shares = data_file_shares(self.options["data_file_split"])
     # Split on newlines only: str.splitlines() also breaks at \x0c, \x85 or \u2028 inside a sentence.
     lines = read_data_file(path, encoding=self.data.encoding).removesuffix("\n").split("\n")
     pairs = []
@@ -106,13 +94,11 @@ class Translation(Task):
         raise UserError(f"--data_file={path}, line {number}: expected source<TAB>target (both non-empty; more "
                         f"columns are ignored), found {line[:80]!r}.")
       pairs.append((fields[0].strip(), fields[1].strip()))
-    order = np.random.default_rng(0).permutation(len(pairs))
-    ends = np.cumsum([int(round(share * len(pairs))) for share in shares[:2]])
-    splits = dict(zip(("train", "validation", "test"), np.split(order, ends)))
+    splits = split_by_shares(pairs, shares)
     if min(len(rows) for rows in splits.values()) < 1:
       raise UserError(f"--data_file={path} holds {len(pairs)} pairs, too few for train, validation and test "
                       f"splits of --data_file_split={self.options['data_file_split']}.")
-    return {split: ([pairs[i][0] for i in rows], [pairs[i][1] for i in rows]) for split, rows in splits.items()}
+    return {split: ([s for s, _ in rows], [t for _, t in rows]) for split, rows in splits.items()}
 
   def pairs(self):
     """{split: (source sentences, target sentences)}."""

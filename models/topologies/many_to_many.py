@@ -7,6 +7,7 @@
 import keras
 import tensorflow as tf
 
+from models import crf
 from models.inputs import input_and_features
 from models.recurrent import recurrent_stack
 from models.stepping import Stepper
@@ -16,7 +17,9 @@ def build(spec, io):
   """A synced many-to-many model: inputs [batch, steps(, features)] -> outputs [batch, steps, io.output_size].
 
   Args:
-    spec: a ModelSpec (cell, units, layers, direction, dropout, embedding size).
+    spec: a ModelSpec (cell, units, layers, direction, dropout, embedding size); with head "crf" the outputs are a
+      linear-chain CRF's {"emissions", "transitions"} (models/crf.py), with char_units > 0 (and an IOSpec with
+      char_vocab) the model also reads each word's characters ("char_ids" [batch, words, chars]).
     io: the task's IOSpec: token ids (masked, 0 = padding) or float features per step; `stateful_batch` makes the
       recurrent layers carry their state from one batch to the next (truncated BPTT) at that fixed batch size.
 
@@ -32,6 +35,8 @@ def build(spec, io):
   if spec.dropout:
     x = keras.layers.Dropout(spec.dropout, name="head_dropout")(x)
   outputs = keras.layers.Dense(io.output_size, name="head")(x)
+  if spec.head == "crf":   # the scores become a CRF's emissions: {"emissions", "transitions"} (models/crf.py)
+    outputs = crf.CRF(io.output_size, name="crf")(outputs)
   return keras.Model(inputs, outputs, name=f"{spec.name}_many_to_many")
 
 

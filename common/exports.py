@@ -15,13 +15,25 @@ from common.errors import UserError, first_line
 CONFIG_ASSET = "rnnzoo_config.json"
 
 
+def versions(base):
+  """The numbered versions of an export's base path (TF Serving's layout: <base>/<version>/saved_model.pb)."""
+  if not os.path.isdir(base):
+    return []
+  return sorted(int(name) for name in os.listdir(base)
+                if name.isdigit() and os.path.exists(os.path.join(base, name, "saved_model.pb")))
+
+
 def find(path):
-  """The SavedModel directory for a run directory or an export directory."""
-  for candidate in (os.path.join(path, "export"), path):
-    if os.path.exists(os.path.join(candidate, "saved_model.pb")):
-      return candidate
-  raise UserError(f"{path} holds no SavedModel (looked for saved_model.pb in {path}/export and {path}); "
-                  "pass a run directory whose training completed, or its export/ folder.")
+  """The SavedModel directory for a run directory, an export base path, or a SavedModel itself (its newest
+  version; the flat layout of older exports too)."""
+  for base in (os.path.join(path, "export"), path):
+    numbered = versions(base)
+    if numbered:
+      return os.path.join(base, str(numbered[-1]))
+    if os.path.exists(os.path.join(base, "saved_model.pb")):
+      return base
+  raise UserError(f"{path} holds no SavedModel (looked for saved_model.pb in {path}/export/<version>, {path}/export "
+                  f"and {path}); pass a run directory whose training completed, or its export folder.")
 
 
 class Served:

@@ -1,4 +1,4 @@
-"""SavedModel export that serves raw inputs (reading it back: common.exports.py).
+"""SavedModel export that serves raw inputs (reading it back: common/exports.py).
 
 The task supplies the `serve` endpoint (raw inputs -> named outputs) with its preprocessing
 inside; the run's config.json travels in the SavedModel's assets so a bare export is
@@ -11,11 +11,20 @@ import shutil
 import keras
 import tensorflow as tf
 
-from common.files import write_json_atomic
+from common import exports
 from common.exports import CONFIG_ASSET
+from common.files import write_json_atomic
+from models.recurrent import portable_kernels
 
 
 def export(model, task, config, path):
+  """Writes the run's SavedModel as the next version under `path` (TF Serving's layout), its endpoints traced with
+  standard TF ops only (no custom op, no cuDNN op: models/recurrent.portable_kernels), so it serves on any host."""
+  with portable_kernels():
+    _write(model, task, config, path)
+
+
+def _write(model, task, config, path):
   serve, signature, resources = task.serving_endpoint(model)
   archive = keras.export.ExportArchive()
   archive.track(model)
@@ -29,13 +38,19 @@ def export(model, task, config, path):
   archive.write_out(partial, verbose=False)
   os.makedirs(os.path.join(partial, "assets"), exist_ok=True)
   write_json_atomic(os.path.join(partial, "assets", CONFIG_ASSET), config.to_json())
-  # Swap in the complete export only: a crash leaves the previous export or none, never half of one.
-  previous = f"{path}.previous"
-  if os.path.exists(path):
-    shutil.rmtree(previous, ignore_errors=True)
-    os.replace(path, previous)
-  os.replace(partial, path)
-  shutil.rmtree(previous, ignore_errors=True)
+  # TF Serving's layout: numbered versions under the model's base path; it serves the highest. The complete
+  # export is renamed into place, so a crash leaves the previous version or none, never half of one.
+  versions = exports.versions(path)
+  os.makedirs(path, exist_ok=True)
+  os.replace(partial, os.path.join(path, str(max(versions, default=0) + 1)))
+  for version in versions:
+    shutil.rmtree(os.path.join(path, str(version)), ignore_errors=True)
+  for name in ("saved_model.pb", "fingerprint.pb", "variables", "assets"):   # an export of the old, flat layout
+    old = os.path.join(path, name)
+    if os.path.isdir(old):
+      shutil.rmtree(old)
+    elif os.path.exists(old):
+      os.remove(old)
 
 
 def _add_endpoint(archive, name, function, signature):

@@ -6,7 +6,8 @@ GREEDY_BELOW = 1e-6   # a temperature at or below this picks the most likely id
 
 
 def pick_ids(logits, temperature, top_k=0, banned=()):
-  """logits [batch, vocab] -> ids [batch]: sampled at `temperature` among the `top_k` best (0: all).
+  """logits [batch, vocab] -> ids [batch]: sampled at `temperature` (a scalar, or one per row) among the `top_k`
+  best (0: all).
 
   `banned` ids (padding, unknown) are never chosen. A temperature <= GREEDY_BELOW is greedy decoding.
   """
@@ -16,32 +17,39 @@ def pick_ids(logits, temperature, top_k=0, banned=()):
   k = tf.minimum(tf.where(top_k > 0, top_k, vocab), vocab)
   kth_best = tf.math.top_k(logits, k=k).values[:, -1:]
   logits = tf.where(logits >= kth_best, logits, logits.dtype.min)
-  return tf.cond(
-      temperature <= GREEDY_BELOW,
-      lambda: tf.argmax(logits, axis=-1, output_type=tf.int32),
-      lambda: tf.random.categorical(logits / tf.maximum(temperature, GREEDY_BELOW), 1, dtype=tf.int32)[:, 0])
+  temperature = tf.broadcast_to(tf.cast(temperature, logits.dtype), tf.shape(logits)[:1])
+  greedy = tf.argmax(logits, axis=-1, output_type=tf.int32)
+  sampled = tf.random.categorical(logits / tf.maximum(temperature, GREEDY_BELOW)[:, None], 1, dtype=tf.int32)[:, 0]
+  return tf.where(temperature <= GREEDY_BELOW, greedy, sampled)
 
 
-def continue_sequence(step, states, prime_ids, num_steps, pick):
-  """Reads prime_ids [P >= 1], then generates num_steps ids [num_steps], each fed back as the next input.
+def continue_sequences(step, states, primes, num_steps, pick):
+  """Reads each row's prime, then generates its num_steps ids, each fed back as the next input; rows of a batch
+  may have primes and lengths of their own.
 
-  step(ids [1], states) -> (logits [1, vocab], states), e.g. a many_to_many Generator's; pick: logits -> ids [1].
+  step(ids [batch], states) -> (logits [batch, vocab], states), e.g. a many_to_many Generator's; primes: ragged
+  int32 [batch, (>= 1)]; num_steps: int32 [batch]; pick: logits -> ids [batch].
+  Returns int32 [batch, max(num_steps)], 0 after a row's own num_steps.
   """
-  def read(i, states):
-    _, states = step(prime_ids[i][None], states)
-    return i + 1, states
+  lengths = tf.cast(primes.row_lengths(), tf.int32)
+  padded = primes.to_tensor()
+  total = tf.reduce_max(lengths) - 1 + tf.reduce_max(num_steps)   # steps until the last row has all its ids
 
-  _, states = tf.while_loop(lambda i, _: i < tf.size(prime_ids) - 1, read, (0, states))
+  def body(t, last, states, chosen):
+    reading = t < lengths   # a row reads its prime, then what it chose
+    inputs = tf.where(reading, tf.gather(padded, tf.minimum(t, tf.shape(padded)[1] - 1), axis=1), last)
+    logits, states = step(inputs, states)
+    picked = pick(logits)
+    return t + 1, picked, states, chosen.write(t, picked)
 
-  def write(i, last, states, written):
-    logits, states = step(last[None], states)
-    chosen = pick(logits)[0]
-    return i + 1, chosen, states, written.write(i, chosen)
-
-  _, _, _, written = tf.while_loop(
-      lambda i, *_: i < num_steps, write,
-      (0, prime_ids[-1], states, tf.TensorArray(tf.int32, size=num_steps)))
-  return written.stack()
+  _, _, _, chosen = tf.while_loop(
+      lambda t, *_: t < total, body,
+      (0, padded[:, 0], states, tf.TensorArray(tf.int32, size=tf.maximum(total, 0))))
+  chosen = tf.transpose(chosen.stack())                            # [batch, total]
+  # Row i's k-th new id was chosen at step lengths_i - 1 + k.
+  k = tf.range(tf.reduce_max(num_steps))
+  ids = tf.gather(chosen, lengths[:, None] - 1 + k[None], batch_dims=1)
+  return tf.where(k[None] < num_steps[:, None], ids, 0)
 
 
 def _ban(log_probs, banned):

@@ -77,20 +77,21 @@ class MnistDrawing(Mnist):
   def metrics(self):
     return {}
 
-  def serving_endpoint(self, model):
+  def _drawer(self, model):
     generator = Generator(model)
 
     def draw(labels, temperature):
+      """labels [N] and a temperature per label (or one for all) -> {"images": uint8 [N, 28, 28]}."""
       checks = [tf.debugging.assert_non_negative(temperature, message="temperature must be >= 0"), *_digits(labels)]
       with tf.control_dependencies(checks):
         condition, states = generator.start(labels)
       batch = tf.shape(labels)[0]
+      temperature = tf.broadcast_to(temperature, [batch])[:, None]
 
       def step(t, previous, states, drawn):
         logits, states = generator.step(previous, states, condition)
-        row = tf.cond(
-            temperature <= GREEDY_BELOW, lambda: tf.cast(logits > 0, tf.float32),
-            lambda: tf.cast(tf.random.uniform(tf.shape(logits)) < tf.sigmoid(logits / temperature), tf.float32))
+        sampled = tf.random.uniform(tf.shape(logits)) < tf.sigmoid(logits / tf.maximum(temperature, GREEDY_BELOW))
+        row = tf.cast(tf.where(temperature <= GREEDY_BELOW, logits > 0, sampled), tf.float32)
         return t + 1, row, states, drawn.write(t, row)
 
       _, _, _, drawn = tf.while_loop(
@@ -99,8 +100,12 @@ class MnistDrawing(Mnist):
       images = tf.transpose(drawn.stack(), [1, 0, 2])
       return {"images": tf.cast(tf.round(images * 255.0), tf.uint8)}
 
-    return draw, [tf.TensorSpec([None], tf.int32, name="labels"),
-                  tf.TensorSpec([], tf.float32, name="temperature")], []
+    return draw
+
+  def serving_endpoint(self, model):
+    # serving_default takes batches only (TF Serving's row format): a temperature per label.
+    return self._drawer(model), [tf.TensorSpec([None], tf.int32, name="labels"),
+                                 tf.TensorSpec([None], tf.float32, name="temperature")], []
 
   def extra_endpoints(self, model):
     def score(images, labels):
@@ -110,7 +115,9 @@ class MnistDrawing(Mnist):
         logits = model({"label": labels, "previous_rows": previous_rows(target)}, training=False)
       return {"nats_per_pixel": self.per_example_loss(target, logits)}
 
-    return {"score": (score, tuple([spec, tf.TensorSpec([None], tf.int32, name="labels")] for spec in IMAGES))}
+    return {"score": (score, tuple([spec, tf.TensorSpec([None], tf.int32, name="labels")] for spec in IMAGES)),
+            "draw": (self._drawer(model), [tf.TensorSpec([None], tf.int32, name="labels"),    # one temperature for all
+                                  tf.TensorSpec([], tf.float32, name="temperature")])}
 
   def evaluate_served(self, served, batch_size, settings=None):
     """Test nats per pixel through the export's score endpoint; digits drawn at --temperature, as a picture (one
@@ -144,7 +151,7 @@ def draw_and_recognise(served, classifier, samples_per_label, temperature):
   """(images [10 * samples, 28, 28] uint8 ordered by label, labels, the fraction `classifier` reads as their label,
   or None without one)."""
   labels = np.repeat(np.arange(10, dtype=np.int32), samples_per_label)
-  images = served(labels=tf.constant(labels), temperature=tf.constant(temperature, tf.float32))["images"]
+  images = served.draw(labels=tf.constant(labels), temperature=tf.constant(temperature, tf.float32))["images"]
   if classifier is None:
     return images.numpy(), labels, None
   read = classifier(images)["probabilities"].numpy().argmax(-1)

@@ -23,7 +23,7 @@ from common.exports import input_error
 from common.files import load_or_make_json, read_data_file
 from common.settings import Setting
 from models import IOSpec
-from models.decoding import continue_sequence, pick_ids
+from models.decoding import continue_sequences, pick_ids
 from models.topologies.many_to_many import Generator
 from tasks import tfds_data
 from tasks.base import SAMPLING_TEMPERATURE, Report, Task
@@ -169,15 +169,16 @@ class TextGeneration(Task):
     return tf.cast(self.lookup(tf.strings.unicode_split(text, "UTF-8")), tf.int32)
 
   def serving_endpoint(self, model):
+    """serving_default takes batches (TF Serving's row format): a prime, a length and a temperature per row."""
     generate = self._generator(model)
     return ((lambda prime, num_chars, temperature: generate(prime, num_chars, temperature, 0)),
-            [tf.TensorSpec([], tf.string, name="prime"), tf.TensorSpec([], tf.int32, name="num_chars"),
-             tf.TensorSpec([], tf.float32, name="temperature")],
+            [tf.TensorSpec([None], tf.string, name="prime"), tf.TensorSpec([None], tf.int32, name="num_chars"),
+             tf.TensorSpec([None], tf.float32, name="temperature")],
             [self.lookup])
 
   def extra_endpoints(self, model):
     return {
-        "generate": (self._generator(model),
+        "generate": (self._one_generator(model),
                      [tf.TensorSpec([], tf.string, name="prime"), tf.TensorSpec([], tf.int32, name="num_chars"),
                       tf.TensorSpec([], tf.float32, name="temperature"), tf.TensorSpec([], tf.int32, name="top_k")]),
         "score": (self._scorer(model), [tf.TensorSpec([None], tf.string, name="text")]),
@@ -189,23 +190,41 @@ class TextGeneration(Task):
     alphabet = tf.constant(["", ""] + self.characters)
 
     def generate(prime, num_chars, temperature, top_k):
+      """primes [N], num_chars [N], temperature [N], top_k (one for all) -> {"text": [N]}."""
       prime_ids = self._char_ids(prime)
-      prime_ids = tf.boolean_mask(prime_ids, prime_ids > UNKNOWN)
+      prime_ids = tf.ragged.boolean_mask(prime_ids, prime_ids > UNKNOWN)
       checks = [
-          tf.debugging.assert_positive(tf.size(prime_ids), message="prime holds no character the model knows "
+          tf.debugging.assert_positive(prime_ids.row_lengths(), message="prime holds no character the model knows "
                                        "(it is empty, or every character is outside the training vocabulary)"),
           tf.debugging.assert_positive(num_chars, message="num_chars must be >= 1"),
           tf.debugging.assert_less_equal(num_chars, MAX_CHARS, message=f"num_chars must be <= {MAX_CHARS}"),
           tf.debugging.assert_non_negative(temperature, message="temperature must be >= 0"),
           tf.debugging.assert_non_negative(top_k, message="top_k must be >= 0 (0: all characters)"),
+          tf.debugging.assert_equal(tf.shape(num_chars), tf.shape(prime), message="num_chars needs one per prime"),
+          tf.debugging.assert_equal(tf.shape(temperature), tf.shape(prime), message="temperature needs one per prime"),
       ]
-      with tf.control_dependencies(checks):
-        ids = continue_sequence(
-            generator.step, generator.start(1), prime_ids, num_chars,
+      with tf.control_dependencies(checks):   # every input passes its check before it is used
+        prime_ids, num_chars, temperature = tf.identity(prime_ids), tf.identity(num_chars), tf.identity(temperature)
+
+      def run():
+        ids = continue_sequences(
+            generator.step, generator.start(tf.shape(prime)[0]), prime_ids, num_chars,
             lambda logits: pick_ids(logits, temperature, top_k, banned=(PADDING, UNKNOWN)))
-      return {"text": tf.strings.reduce_join(tf.gather(alphabet, ids))}
+        return tf.strings.reduce_join(tf.gather(alphabet, ids), axis=1)   # id 0 is "", so each row stops at its own
+
+      # An empty batch is answered with one (a recurrent layer cannot step zero rows).
+      return {"text": tf.cond(tf.size(prime) > 0, run, lambda: tf.zeros([0], tf.string))}
 
     return generate
+
+  def _one_generator(self, model):
+    """The `generate` endpoint: one prime, as a person at a prompt asks (scalars in, a scalar out)."""
+    generate = self._generator(model)
+
+    def generate_one(prime, num_chars, temperature, top_k):
+      return {"text": generate(prime[None], num_chars[None], temperature[None], top_k)["text"][0]}
+
+    return generate_one
 
   def _scorer(self, model):
     generator = Generator(model)

@@ -38,17 +38,20 @@ def test_drawing_model_exports_draws_and_scores(mock_tfds, tmp_path):
   assert resolved.topology == "one_to_many" and metrics["status"] == "completed"
   served, _ = exports.load(path)
   labels = tf.constant([0, 3, 9], tf.int32)
-  greedy = served(labels=labels, temperature=tf.constant(0.0))["images"]
+  greedy = served.draw(labels=labels, temperature=tf.constant(0.0))["images"]
   assert greedy.shape == (3, 28, 28) and greedy.dtype == tf.uint8
-  np.testing.assert_array_equal(greedy, served(labels=labels, temperature=tf.constant(0.0))["images"])
-  sampled = served(labels=labels, temperature=tf.constant(1.0))["images"].numpy()
+  np.testing.assert_array_equal(greedy, served.draw(labels=labels, temperature=tf.constant(0.0))["images"])
+  sampled = served.draw(labels=labels, temperature=tf.constant(1.0))["images"].numpy()
   assert set(np.unique(sampled)) <= {0, 255}      # sampled pixels are on or off
+  # serving_default: a temperature per label (batched inputs only); a greedy row equals the greedy drawing
+  mixed = served(labels=labels, temperature=tf.constant([0.0, 1.0, 0.0]))["images"].numpy()
+  np.testing.assert_array_equal(mixed[[0, 2]], greedy.numpy()[[0, 2]])
   task = MnistDrawing(resolved.data)
   served_loss = task.evaluate_served(served, 16, {"samples_per_label": 1}).metrics["loss"]
   assert served_loss == pytest.approx(metrics["test"]["loss"], rel=1e-4)
   for _ in range(5):  # the check must always run before the lookup, not only usually
     with pytest.raises(tf.errors.InvalidArgumentError, match="labels must be digits 0..9"):
-      served(labels=tf.constant([10]), temperature=tf.constant(0.0))
+      served(labels=tf.constant([10]), temperature=tf.constant([0.0]))
     with pytest.raises(tf.errors.InvalidArgumentError, match="labels must be digits 0..9"):
       served.score(images=tf.zeros([1, 28, 28], tf.uint8), labels=tf.constant([-1]))
 

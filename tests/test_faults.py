@@ -69,20 +69,21 @@ def test_a_damaged_export_is_named_and_train_py_exports_a_completed_run_again(tm
   path = tmp_path / "run"
   run.train_and_export(_toy(epochs=1), str(path))
   expected = exports.load(str(path))[0](tf.constant([[7, 3, 0]]))["probabilities"].numpy()
-  variables = next((path / "export" / "variables").glob("variables.data-*"))
+  variables = next((path / "export" / "1" / "variables").glob("variables.data-*"))
   variables.write_bytes(variables.read_bytes()[:40])
-  with pytest.raises(UserError, match=r"export is damaged: variables/ cannot be read .*Run the train.py command"):
+  with pytest.raises(UserError, match=r"export/1 is damaged: variables/ cannot be read .*Run the train.py command"):
     exports.load(str(path))
   with caplog.at_level(logging.WARNING, logger="rnnzoo"):
     run.train_and_export(_toy(epochs=1), str(path))
   assert "is complete but its export is not usable" in caplog.text
   np.testing.assert_allclose(exports.load(str(path))[0](tf.constant([[7, 3, 0]]))["probabilities"], expected,
                              atol=1e-6)
-  (path / "export" / "saved_model.pb").write_bytes(b"truncated")
-  with pytest.raises(UserError, match=r"export is damaged: saved_model.pb cannot be read"):
+  assert exports.find(str(path)) == str(path / "export" / "2")   # the next version, for TF Serving to pick up
+  (path / "export" / "2" / "saved_model.pb").write_bytes(b"truncated")
+  with pytest.raises(UserError, match=r"export/2 is damaged: saved_model.pb cannot be read"):
     exports.load(str(path))
-  (path / "export" / "assets" / exports.CONFIG_ASSET).unlink()
-  with pytest.raises(UserError, match=r"export is not a readable RNN Zoo export: .*rnnzoo_config.json"):
+  (path / "export" / "2" / "assets" / exports.CONFIG_ASSET).unlink()
+  with pytest.raises(UserError, match=r"export/2 is not a readable RNN Zoo export: .*rnnzoo_config.json"):
     exports.load(str(path))
 
 

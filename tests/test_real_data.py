@@ -40,7 +40,7 @@ def test_mnist_grid_train_evaluate_compare(tmp_path):
   assert result.returncode == 0, result.stderr[-3000:]
   metrics = json.loads((root / "mnist" / "lstm" / "metrics.json").read_text())
   assert metrics["status"] == "completed" and metrics["test"]["accuracy"] > 0.7   # chance is 0.1
-  assert (root / "mnist" / "gru" / "export" / "saved_model.pb").exists()
+  assert (root / "mnist" / "gru" / "export" / "1" / "saved_model.pb").exists()   # TF Serving's layout
 
   result = run_cli("evaluate.py", f"--model_dir={root / 'mnist' / 'lstm'}", f"--data_dir={TFDS_DIR}")
   assert result.returncode == 0, result.stderr[-3000:]

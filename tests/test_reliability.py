@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from common import exports
 from engine import cli, config, run
 from common.errors import UserError
 from engine.loop import Diverged, Trainer
@@ -58,14 +59,14 @@ def test_a_diverged_run_is_marked_failed_and_keeps_its_checkpoint(tmp_path, monk
   path = str(tmp_path / "run")
   run.train_and_export(_toy(epochs=1), path)
   os.remove(os.path.join(path, "metrics.json"))   # train it further, as if epochs had been raised
-  export_before = os.path.getmtime(os.path.join(path, "export", "saved_model.pb"))
+  export_before = os.path.getmtime(os.path.join(exports.find(path), "saved_model.pb"))
   monkeypatch.setattr(Trainer, "_replica_train_step",
                       lambda self, inputs, targets: (tf.constant(float("nan")), tf.shape(targets, tf.int64)[0]))
   with pytest.raises(Diverged, match="the training loss became nan at step 9"):
     run.train_and_export(_toy(epochs=2), path)
   metrics = json.load(open(os.path.join(path, "metrics.json")))
   assert metrics["status"] == "failed" and "loss became nan" in metrics["error"]
-  assert os.path.getmtime(os.path.join(path, "export", "saved_model.pb")) == export_before
+  assert os.path.getmtime(os.path.join(exports.find(path), "saved_model.pb")) == export_before
   assert tf.train.latest_checkpoint(os.path.join(path, "checkpoints")).endswith("-8")
 
 

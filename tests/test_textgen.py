@@ -106,6 +106,18 @@ def test_near_zero_temperature_is_greedy_and_unknown_characters_are_skipped(trai
   assert set(pick_ids(logits, tf.constant(1.0), tf.constant(1)).numpy()) <= set(tf.argmax(logits, -1).numpy())
 
 
+def test_serving_default_generates_a_batch_of_primes_each_at_its_own_length_and_temperature(trained):
+  _, _, served = trained
+  out = served(prime=tf.constant(["to be or", "that is", "question"]), num_chars=tf.constant([30, 5, 12]),
+               temperature=tf.constant([0.0, 0.0, 5.0]))["text"].numpy()
+  assert out[0].decode() == _generate(served, "to be or", 30) and out[1].decode() == _generate(served, "that is", 5)
+  assert len(out[2].decode()) == 12
+  assert served(prime=tf.constant([], tf.string), num_chars=tf.constant([], tf.int32),
+                temperature=tf.constant([], tf.float32))["text"].shape == (0,)
+  with pytest.raises(tf.errors.InvalidArgumentError, match="num_chars needs one per prime"):
+    served(prime=tf.constant(["to", "be"]), num_chars=tf.constant([3]), temperature=tf.constant([0.0, 0.0]))
+
+
 def test_sampling_follows_temperature_and_never_emits_padding_or_unknown(trained):
   _, _, served = trained
   text = _generate(served, "to", 300, temperature=5.0)

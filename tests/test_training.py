@@ -36,7 +36,7 @@ def test_run_writes_metrics_config_and_export(tmp_path):
   assert set(metrics["test"]) == {"loss", "accuracy"} and metrics["num_params"] > 0
   assert metrics["train_examples_per_second"] > 0 and len(metrics["history"]) == 2
   assert json.load(open(os.path.join(path, "config.json")))["model"]["name"] == "lstm"
-  for item in ("checkpoints", "logs", "export/saved_model.pb", "best.weights.h5"):
+  for item in ("checkpoints", "logs", "export/1/saved_model.pb", "best.weights.h5"):
     assert os.path.exists(os.path.join(path, item)), item
 
 

@@ -13,7 +13,9 @@ Task settings (--prime, --beam_size, --classifier, ...) are declared by the task
 import json
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from common import quiet
+
+quiet.import_tensorflow()   # before anything else imports it: its start-up lines stay off the console
 
 from absl import app, flags  # noqa: E402
 
@@ -30,6 +32,7 @@ OWN_FLAGS = cli.define_flags({"batch_size": Setting(
     None, "Examples per serving call (default: the run's training batch size; textgen cuts the test text into "
           "this many pieces, as training did).", kind=int, at_least=1)})
 TASK_FLAGS = cli.define_task_flags("evaluate")
+flags.adopt_module_key_flags(cli)   # --help lists every flag that applies, not only this file's
 
 FLAGS = flags.FLAGS
 
@@ -46,13 +49,13 @@ def compare_runs(root):
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
     with open(f"{output}.md", "w", encoding="utf-8") as f:
       f.write(text)
-    drawn = compare.chart(runs, f"{output}.png")
+    drawn = compare.charts(runs, output)
   except OSError as e:
     print(text)
     raise UserError(f"the comparison cannot be written to {output}.md / .png ({e.strerror}); pass "
                     "--output=<a writable path prefix>.") from None
   print(text)
-  print(f"Wrote {output}.md" + (f" and {output}.png" if drawn else " (no completed run to chart)"))
+  print(f"Wrote {output}.md" + (f" and {', '.join(drawn)}" if drawn else " (no completed run to chart)"))
 
 
 @cli.user_errors_exit

@@ -7,9 +7,11 @@ Hyperparameter flags default to unset: an explicit flag beats the task's tuned d
 model, which beat the preset. Starting a killed run again with the same command resumes it.
 """
 
-import os
+import json
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from common import quiet
+
+quiet.import_tensorflow()   # before anything else imports it: its start-up lines stay off the console
 
 from absl import app, flags  # noqa: E402
 
@@ -25,8 +27,12 @@ flags.DEFINE_string("model_dir", None, "The run directory; with a grid, the root
 flags.DEFINE_enum("strategy", "auto", distribute.STRATEGIES, "tf.distribute strategy: auto (multi_worker when "
                   "TF_CONFIG lists several workers, mirrored on several GPUs, else one device), one_device, "
                   "mirrored (all local GPUs) or multi_worker (TF_CONFIG; see docs/distributed.md).")
-HYPERPARAMETER_FLAGS = cli.define_flags(config.HYPERPARAMETERS)
+flags.DEFINE_boolean("print_config", False, "Print the resolved config.json of every run asked for (all task tuned "
+                     "defaults applied) and exit without training.")
+HYPERPARAMETER_FLAGS = cli.define_flags(config.HYPERPARAMETERS,
+                                        {name: config.defaults_in_words(name) for name in config.HYPERPARAMETERS})
 OPTION_FLAGS = cli.define_task_flags("train")
+flags.adopt_module_key_flags(cli)   # --help lists every flag that applies, not only this file's
 flags.mark_flags_as_required(["model", "task"])
 
 FLAGS = flags.FLAGS
@@ -34,9 +40,14 @@ FLAGS = flags.FLAGS
 
 @cli.user_errors_exit
 def main(argv):
+  request = (FLAGS.task, FLAGS.model, FLAGS.topology, cli.explicit(HYPERPARAMETER_FLAGS), cli.data_config(),
+             cli.explicit(OPTION_FLAGS), FLAGS.model_dir)
+  if FLAGS.print_config:
+    for planned_run in grid.plan(*request, check=False):
+      print(json.dumps({"model_dir": planned_run.path, **planned_run.config.to_json()}, indent=2))
+    return
   strategy = distribute.make_strategy(FLAGS.strategy)   # before any other TensorFlow op
-  planned = grid.plan(FLAGS.task, FLAGS.model, FLAGS.topology, cli.explicit(HYPERPARAMETER_FLAGS), cli.data_config(),
-                      cli.explicit(OPTION_FLAGS), FLAGS.model_dir)
+  planned = grid.plan(*request)
   for planned_run in planned:
     run.train_and_export(planned_run.config, planned_run.path, strategy)
 

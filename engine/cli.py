@@ -17,8 +17,9 @@ from tasks.base import DataConfig
 
 flags.DEFINE_string("data_dir", None, "Where prepared tfds data lives (tfds' data_dir; default ~/tensorflow_datasets).")
 flags.DEFINE_string("manual_dir", None, "A folder of original dataset files, to build tfds data offline.")
-flags.DEFINE_string("data_file", None, "Your own data instead of the task's tfds dataset (textgen: a UTF-8 text file; "
-                    "forecast: a CSV with a header, a time column and value columns, rows in time order).")
+flags.DEFINE_string("data_file", None, "Your own data instead of the task's tfds dataset (textgen: a text file; "
+                    "forecast: a CSV with a header, a time column and value columns, rows in time order; translation: "
+                    "source<TAB>target lines; tagging: a CoNLL-U or column file, or train,validation,test files).")
 flags.DEFINE_string("encoding", None, "The text encoding of --data_file (default utf-8; e.g. latin-1, cp1252).")
 
 FLAGS = flags.FLAGS
@@ -31,28 +32,33 @@ def data_config():
                     encoding=FLAGS.encoding or DataConfig.encoding)
 
 
-def define_flags(settings):
+def define_flags(settings, defaults=None):
   """One flag per Setting (name -> Setting), unset by default so the task's tuned default (or the setting's own)
-  applies; choices become an enum. Returns the settings."""
+  applies; choices become an enum. `defaults` (name -> words) says in --help what unset means. Returns the
+  settings."""
   for name, setting in settings.items():
+    described = setting.described() + (f" ({defaults[name]})" if defaults and name in defaults else "")
     if setting.choices:
-      flags.DEFINE_enum(name, None, [str(c) for c in setting.choices], setting.described())
+      flags.DEFINE_enum(name, None, [str(c) for c in setting.choices], described)
     else:
-      _DEFINE_BY_TYPE[setting.type](name, None, setting.described())
+      _DEFINE_BY_TYPE[setting.type](name, None, described)
   return dict(settings)
 
 
 def define_task_flags(stage):
   """The flags of every task's settings for `stage` ("train": run settings; "evaluate": evaluating an export),
   each defined once however many tasks share it."""
-  settings = {}
+  settings, defaults = {}, {}
   for task in tasks.all_classes():
     for name, setting in task.options.items():
       if getattr(setting, stage):
         shared = settings.setdefault(name, setting)
         if shared.choices != setting.choices:   # the flag takes any task's choice; each task checks its own
           settings[name] = dataclasses.replace(shared, choices=tuple(dict.fromkeys(shared.choices + setting.choices)))
-  return define_flags(settings)
+        defaults.setdefault(name, {})[tasks.label(task)] = setting.default
+  words = {name: "default " + ", ".join(f"{task} {value}" for task, value in by_task.items())
+           for name, by_task in defaults.items() if any(v is not None for v in by_task.values())}
+  return define_flags(settings, words)
 
 
 def explicit(settings):
@@ -63,11 +69,18 @@ def explicit(settings):
   return given
 
 
+HELP_FLAGS = ("--help", "-h", "-?", "--helpshort", "--helpfull", "--helpxml")
+
+
 def parse_flags(argv):
   """absl's flag parsing, with a flag of the wrong type or a missing required flag exiting 2 like every other user
   mistake (absl exits 1, which here means a diverged run)."""
   try:
     return FLAGS(argv)
+  except SystemExit:
+    if any(arg.split("=")[0] in HELP_FLAGS for arg in argv[1:]):
+      sys.exit(0)   # absl exits 1 after printing help; asking for help is no failure
+    raise
   except flags.Error as e:
     print(f"error: {e}", file=sys.stderr)
     print(f"Pass --help to see the flags of {argv[0]}.", file=sys.stderr)

@@ -1,4 +1,5 @@
-"""Comparing finished runs: a markdown table and a bar chart of each task's headline metric."""
+"""Comparing finished runs: a markdown table, and charts of each task's headline metric, its trade-off against
+training speed, and learning curves."""
 
 import logging
 import os
@@ -76,13 +77,73 @@ def table(runs):
   return "\n".join(lines) + "\n"
 
 
-def chart(runs, path):
-  """One row per task: each model's test score (on the metric the task selects by) and its training speed."""
+def charts(runs, prefix):
+  """Every chart of the runs: PREFIX.png (each task's test score and speed), PREFIX_tradeoff.png (score against
+  training throughput) and PREFIX_curves.png (the monitored validation figure by epoch). The paths written."""
+  written = []
+  for suffix, draw in (("", chart), ("_tradeoff", tradeoff), ("_curves", curves)):
+    if draw(runs, f"{prefix}{suffix}.png"):
+      written.append(f"{prefix}{suffix}.png")
+  return written
+
+
+def _by_task(runs):
+  """{(task, monitored metric): completed runs that have it}."""
   by_task = {}
   for r in runs:
     metric = (r.get("info") or {}).get("monitor", "accuracy")
     if r.get("status") == "completed" and metric in (r.get("test") or {}):
       by_task.setdefault((r["task"], metric), []).append(r)
+  return by_task
+
+
+def tradeoff(runs, path):
+  """Per task, each run's test score against its training examples per second: what an architecture buys."""
+  by_task = _by_task(runs)
+  if not by_task:
+    return False
+  fig, axes = plt.subplots(1, len(by_task), figsize=(5 * len(by_task), 4), squeeze=False)
+  for ax, ((task, metric), task_runs) in zip(axes[0], sorted(by_task.items())):
+    for r in task_runs:
+      speed = r.get("train_examples_per_second") or 0
+      ax.scatter(speed, r["test"][metric], color="tab:blue")
+      ax.annotate(os.path.basename(r["run"]), (speed, r["test"][metric]), fontsize=7, xytext=(3, 3),
+                  textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_xlabel("training examples/s (log)")
+    ax.set_ylabel(f"test {metric}")
+    ax.set_title(task, fontsize=10)
+  fig.tight_layout()
+  fig.savefig(path, dpi=120)
+  plt.close(fig)
+  return True
+
+
+def curves(runs, path):
+  """Per task, each run's monitored validation figure after every epoch (metrics.json's history)."""
+  by_task = {key: [r for r in rs if r.get("history")] for key, rs in _by_task(runs).items()}
+  by_task = {key: rs for key, rs in by_task.items() if rs}
+  if not by_task:
+    return False
+  fig, axes = plt.subplots(1, len(by_task), figsize=(5 * len(by_task), 4), squeeze=False)
+  for ax, ((task, metric), task_runs) in zip(axes[0], sorted(by_task.items())):
+    for r in task_runs:
+      epochs = [h["epoch"] for h in r["history"] if metric in h.get("validation", {})]
+      values = [h["validation"][metric] for h in r["history"] if metric in h.get("validation", {})]
+      ax.plot(epochs, values, marker=".", label=os.path.basename(r["run"]))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"validation {metric}")
+    ax.set_title(task, fontsize=10)
+    ax.legend(fontsize=7)
+  fig.tight_layout()
+  fig.savefig(path, dpi=120)
+  plt.close(fig)
+  return True
+
+
+def chart(runs, path):
+  """One row per task: each model's test score (on the metric the task selects by) and its training speed."""
+  by_task = _by_task(runs)
   if not by_task:
     return False
   tallest = max(map(len, by_task.values()))

@@ -68,6 +68,15 @@ class RunConfig:
     del config["model"]["recipe"]   # already applied: the resolved settings are what ran
     return config
 
+  def to_flags(self, model_dir):
+    """The train.py flags that make this run, every setting explicit: a --flagfile replays (and resumes) it."""
+    values = {"task": self.task, "model": self.model.name, "topology": self.topology, "model_dir": model_dir,
+              **{name: getattr(self.model, name) for name in MODEL_SETTINGS},
+              **{name: getattr(self.training, name) for name in TRAINING_SETTINGS}, **self.options,
+              **{k: v for k, v in dataclasses.asdict(self.data).items() if v is not None and v != DataConfig.encoding}}
+    return [f"--{name}" if value is True else f"--no{name}" if value is False else f"--{name}={value}"
+            for name, value in values.items()]
+
   @classmethod
   def from_json(cls, d):
     model = {k: v for k, v in d["model"].items() if k != "recipe"}
@@ -114,11 +123,26 @@ def resolve(task_name, model_name, topology=None, overrides=None, data=DataConfi
            else f"--task={task_name} has no seq2seq topology: use")
     raise UserError(f"--model={model_name} with attention={spec.attention} needs a decoder to attend with: {fix} a "
                     "preset without attention.")
-  if "pooling" in overrides and topology != "many_to_one":
+  unchanged = {**{f: getattr(preset, f) for f in MODEL_SETTINGS}, **tuned}
+  if "pooling" in overrides and overrides["pooling"] != unchanged["pooling"] and topology != "many_to_one":
     raise UserError(f"--pooling={overrides['pooling']} applies to many_to_one models (it sums a sequence up in one "
                     f"vector); --topology={topology} does not pool. Leave --pooling unset.")
   training = TrainingSpec(**{f: settings[f] for f in TRAINING_SETTINGS}).validate()
   return RunConfig(task=task_name, topology=topology, model=spec, training=training, data=data, options=options)
+
+
+def defaults_in_words(name):
+  """What an unset hyperparameter flag becomes, for --help: "default 128; sentiment 128, textgen 512, ..." (each
+  task's tuned default for a plain preset; the preset's own value otherwise)."""
+  preset = models.get("lstm")
+  default = getattr(preset, name) if name in MODEL_SETTINGS else TRAINING_SETTINGS[name].default
+  tuned = {}
+  for task_name in tasks.names():
+    value = tasks.get(task_name)(DataConfig(), None).tuned_defaults(preset).get(name)
+    if value is not None and value != default:
+      tuned[task_name] = value
+  words = f"default {default}"
+  return words + (f"; tuned by task: {', '.join(f'{t} {v}' for t, v in tuned.items())}" if tuned else "")
 
 
 def _refuse_foreign(task, given, stage):

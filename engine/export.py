@@ -14,6 +14,7 @@ import tensorflow as tf
 from common import exports
 from common.exports import CONFIG_ASSET
 from common.files import write_json_atomic
+from common.progress import Progress
 from models.recurrent import portable_kernels
 
 
@@ -26,16 +27,20 @@ def export(model, task, config, path):
 
 def _write(model, task, config, path):
   serve, signature, resources = task.serving_endpoint(model)
+  endpoints = {"serve": (serve, signature), **task.extra_endpoints(model)}
+  progress = Progress(f"Exporting {path}", len(endpoints) + 1, unit="steps")   # tracing each, then writing
   archive = keras.export.ExportArchive()
   archive.track(model)
   for resource in resources:
     archive.track(resource)
-  _add_endpoint(archive, "serve", serve, signature)
-  for name, (function, extra_signature) in task.extra_endpoints(model).items():
-    _add_endpoint(archive, name, function, extra_signature)
+  for name, (function, endpoint_signature) in endpoints.items():
+    _add_endpoint(archive, name, function, endpoint_signature)
+    progress.update(1)
   partial = f"{path}.partial"
   shutil.rmtree(partial, ignore_errors=True)
   archive.write_out(partial, verbose=False)
+  progress.update(1)
+  progress.close()
   os.makedirs(os.path.join(partial, "assets"), exist_ok=True)
   write_json_atomic(os.path.join(partial, "assets", CONFIG_ASSET), config.to_json())
   # TF Serving's layout: numbered versions under the model's base path; it serves the highest. The complete

@@ -17,8 +17,10 @@ class PlannedRun:
   path: str
 
 
-def plan(task_names, model_names, topologies=None, overrides=None, data=DataConfig(), options=None, model_dir=None):
-  """[PlannedRun] for every combination, all validated (settings, data, run directories) before any is trained.
+def plan(task_names, model_names, topologies=None, overrides=None, data=DataConfig(), options=None, model_dir=None,
+         check=True):
+  """[PlannedRun] for every combination, all validated (settings, data, run directories) before any is trained
+  (with check=False: the settings only, as --print_config shows them).
 
   Args:
     task_names, model_names, topologies: lists of names (topologies: None or [None] for each task's default).
@@ -45,6 +47,6 @@ def plan(task_names, model_names, topologies=None, overrides=None, data=DataConf
                                topology=None if resolved.topology == default_topology else resolved.topology,
                                dataset=(options or {}).get("dataset"))
     planned.append(PlannedRun(resolved, path))
-  for planned_run in planned:
+  for planned_run in planned if check else ():
     run.check(planned_run.config, planned_run.path)
   return planned

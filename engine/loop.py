@@ -14,21 +14,20 @@ import logging
 import math
 import os
 import re
-import sys
 import time
 
 import keras
 import tensorflow as tf
 
 import models
-from engine import distribute, stopping
+from engine import distribute, stopping, tensorboard
 from common.errors import UserError, first_line
+from common.progress import Progress
 
 CHECKPOINT_EVERY_SECONDS = 300
 CALL_SECONDS = 0.5           # work per graph call between host syncs (progress bar, NaN check, checkpoint timer)
 MAX_STEPS_PER_CALL = 100
 SUMMARY_EVERY_STEPS = 50
-LOG_EVERY_STEPS = 200   # when stdout is not a terminal and so gets no progress bar
 
 log = logging.getLogger("rnnzoo")
 
@@ -67,6 +66,7 @@ class Trainer:
 
   def __init__(self, model, task, config, run, strategy=None):
     self.model, self.task, self.config, self.run = model, task, config, run
+    self.batches = {}   # split -> batches of one evaluation pass, once one has run
     self.strategy = strategy or tf.distribute.get_strategy()
     training = config.training
     with self.strategy.scope():
@@ -207,15 +207,19 @@ class Trainer:
     dataset = _shard_by_data(self.task.dataset(split, self.config.training.batch_size))
     iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
     pace = _Pace(self.max_steps_per_call)
+    progress = Progress(f"Evaluating the {split} split", self.batches.get(split), unit="batches")
     while True:
       started = time.perf_counter()
       count = pace.next_count()
       ran = int(self._eval_steps(iterator, tf.constant(count, tf.int64)))
       pace.record(ran, time.perf_counter() - started)
+      progress.update(ran)
       if stopping.requested():
         raise stopping.Stopped(stopping.requested())
       if ran < count:
         break
+    progress.close()
+    self.batches[split] = progress.done   # the next pass over this split shows how far it is
     return {"loss": float(self.eval_loss.result()),
             **{name: float(metric.result()) for name, metric in self.eval_metrics.items()}}
 
@@ -260,7 +264,8 @@ class Trainer:
       iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
       if int(self.loop.step_in_epoch) == 0:
         self.reset_carried_state()  # a resumed epoch keeps the state its checkpoint restored
-      progress = _Progress(epoch, training.epochs, int(self.loop.steps_per_epoch) or None)
+      progress = _Progress(epoch, training.epochs, int(self.loop.steps_per_epoch) or None,
+                           int(self.loop.step_in_epoch))
       for metric in self.train_metrics.values():
         metric.reset_state()
       every = training.checkpoint_every_steps
@@ -283,7 +288,7 @@ class Trainer:
           self.loop.examples.assign_add(examples)
           self.loop.step.assign_add(ran)
           self.loop.step_in_epoch.assign_add(ran)
-          progress.update(int(self.loop.step_in_epoch), ran, float(total), self.train_metrics)
+          progress.update(ran, float(total), self.train_metrics)
           if (step + ran) // SUMMARY_EVERY_STEPS > step // SUMMARY_EVERY_STEPS:
             with writers["train"].as_default(step=step + ran):
               tf.summary.scalar("loss", float(total) / ran)
@@ -308,6 +313,7 @@ class Trainer:
         with self._averaged_weights():
           validation = self.evaluate("validation")
           improved = self._track_best(validation[self.monitor])
+          tensorboard.write_report(writers["validation"], self.task.epoch_report(self.model), epoch + 1)
       except stopping.Stopped:   # the epoch's steps are done; its validation is redone on resume
         account_time()
         self.save()
@@ -416,30 +422,23 @@ def _shard_by_data(dataset):
 
 
 class _Progress:
-  """A Keras progress bar on a terminal; periodic log lines otherwise (CI, nohup, log files)."""
+  """An epoch's progress (common/progress.py) and the mean of its losses; its summary line at the end."""
 
-  def __init__(self, epoch, epochs, target):
+  def __init__(self, epoch, epochs, target, start):
     self.epoch, self.epochs = epoch + 1, epochs
     self.total, self.steps = 0.0, 0
-    self.bar = keras.utils.Progbar(target, stateful_metrics=["loss"]) if sys.stdout.isatty() else None
-    if self.bar:
-      print(f"Epoch {self.epoch}/{epochs}")
+    self.shown = Progress(f"Epoch {self.epoch}/{epochs}", target, start=start, stateful=("loss",))
 
-  def update(self, step, steps, total_loss, metrics):
-    """After `steps` more steps (now at `step` of the epoch) whose losses sum to total_loss."""
-    logged = self.steps // LOG_EVERY_STEPS
+  def update(self, steps, total_loss, metrics):
+    """After `steps` more steps whose losses sum to total_loss."""
     self.total, self.steps = self.total + total_loss, self.steps + steps
-    if self.bar:
-      self.bar.update(step, [("loss", total_loss / steps)] + [(n, float(m.result())) for n, m in metrics.items()])
-    elif self.steps // LOG_EVERY_STEPS > logged:
-      log.info("epoch %d/%d step %d: loss %.4f", self.epoch, self.epochs, step, self.mean_loss())
+    self.shown.update(steps, [("loss", total_loss / steps)] + [(n, float(m.result())) for n, m in metrics.items()])
 
   def mean_loss(self):
     return self.total / max(self.steps, 1)
 
   def close(self, validation, improved):
-    if self.bar:
-      print()
+    self.shown.close()
     figures = ", ".join(f"{k} {v:.4f}" for k, v in validation.items())
     log.info("epoch %d/%d: train loss %.4f; validation %s%s", self.epoch, self.epochs, self.mean_loss(),
-                 figures, " (best so far)" if improved else "")
+             figures, " (best so far)" if improved else "")

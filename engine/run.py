@@ -11,7 +11,7 @@ import tensorflow as tf
 
 import models
 import tasks
-from engine import distribute, export, stopping
+from engine import distribute, export, provenance, stopping, tensorboard
 from common import exports
 from common.errors import UserError
 from engine.loop import Trainer
@@ -90,7 +90,8 @@ def _train_and_export(config, run, fresh, strategy, restore_from, keep_directory
   spec = config.model
   task = tasks.create(config)
   run.update_metrics(status="running", error=None, task=config.task, model=spec.name, topology=config.topology,
-                     dataset=task.dataset_name(), last_started=time.strftime("%Y-%m-%dT%H:%M:%S"))
+                     dataset=task.dataset_name(), last_started=time.strftime("%Y-%m-%dT%H:%M:%S"),
+                     environment=provenance.environment())
   try:
     keras.backend.clear_session()  # a grid runs many models in one process: start each from a clean slate
     keras.utils.set_random_seed(config.training.seed)
@@ -115,6 +116,7 @@ def _train_and_export(config, run, fresh, strategy, restore_from, keep_directory
     decoded = task.decoded_report(model)
     test |= decoded.metrics
     export.export(model, task, config, run.export)
+    tensorboard.write_hparams(run.logs, config, os.path.relpath(run.path), validation, test)
     seconds, speed = trainer.throughput()
     run.update_metrics(
         status="completed", num_params=model.count_params(), epochs_trained=int(trainer.loop.epoch),

@@ -1,6 +1,7 @@
 """The run directory (--model_dir): what lives where, and writes that a crash cannot half-finish.
 
     config.json        resolved settings (engine/config.py)
+    flags.txt          the same as train.py flags: `--flagfile=<run>/flags.txt` replays (resumes) the run
     metrics.json       status, timings and validation/test metrics
     vocabulary.txt     task preprocessing state, when the task has one
     checkpoints/       tf.train.Checkpoint of model, optimizer, seeds and loop position
@@ -18,7 +19,7 @@ import tempfile
 
 from engine.config import RunConfig, differing_fields
 from common.errors import UserError
-from common.files import read_json, write_json_atomic
+from common.files import read_json, write_json_atomic, write_text_atomic
 
 
 log = logging.getLogger("rnnzoo")
@@ -107,9 +108,11 @@ class RunDir:
                       f"{MIN_FREE_MB} MB for checkpoints and its export. Free space or choose another --model_dir.")
 
   def create(self, config: RunConfig):
-    """Makes the directory and writes config.json (again on resume: a resumable setting may have changed)."""
+    """Makes the directory and writes config.json and flags.txt (`python train.py --flagfile=<run>/flags.txt`
+    replays the run), again on resume: a resumable setting may have changed."""
     os.makedirs(self.path, exist_ok=True)
     write_json_atomic(self.config_path, config.to_json())
+    write_text_atomic(os.path.join(self.path, "flags.txt"), "\n".join(config.to_flags(self.path)) + "\n")
 
   def metrics(self):
     """metrics.json's content; a damaged one (truncated by a crash, edited by hand) is moved aside with a warning

@@ -5,6 +5,7 @@ import keras
 from models.recurrent import recurrent_layer
 
 CHAR_INPUT = "char_ids"
+UNKNOWN_ID = 1            # every task's token ids: 0 padding, 1 unknown
 CHAR_EMBEDDING_DIM = 32   # as Lample et al. 2016 (25) and Plank et al. 2016 (100) size it: small beside the word's
 
 
@@ -83,6 +84,37 @@ class WordMask(keras.layers.Layer):
     return keras.ops.not_equal(inputs[1], 0)
 
 
+@keras.saving.register_keras_serializable("rnnzoo")
+class UnknownTokenDropout(keras.layers.Layer):
+  """While training, replaces a share of the token ids (never padding) by the unknown id, so the model sees how
+  an unknown word reads and learns to lean on what else it has (its characters, its context): Kiperwasser &
+  Goldberg 2016's word dropout, Plank et al. 2016's tagger. Every task's vocabulary has padding 0, unknown 1."""
+
+  def __init__(self, rate, seed=None, **kwargs):
+    super().__init__(**kwargs)
+    self.rate, self.seed = rate, seed
+    self.seed_generator = keras.random.SeedGenerator(seed)
+
+  def call(self, ids, training=False):
+    if not training:
+      return ids
+    dropped = (keras.random.uniform(keras.ops.shape(ids), seed=self.seed_generator) < self.rate) & (ids > 0)
+    return keras.ops.where(dropped, keras.ops.ones_like(ids) * UNKNOWN_ID, ids)
+
+  def get_config(self):
+    return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+def embed(ids, vocabulary_size, spec, name, dropout=True):
+  """ids [batch, steps] (0 = padding) -> masked embeddings, with --dropout as --embedding_dropout says."""
+  if dropout and spec.dropout and spec.embedding_dropout == "unknown":
+    ids = UnknownTokenDropout(spec.dropout, name=f"{name}_unknown_dropout")(ids)
+  x = keras.layers.Embedding(vocabulary_size, spec.embedding_dim, mask_zero=True, name=name)(ids)
+  if dropout and spec.dropout and spec.embedding_dropout != "unknown":
+    x = embedding_dropout(x, ids, vocabulary_size, spec, prefix=name.removesuffix("embedding"))
+  return x
+
+
 def embedding_dropout(x, ids, vocabulary_size, spec, prefix=""):
   """--dropout on the embeddings x [batch, steps, dim] of ids [batch, steps]: --embedding_dropout chooses what."""
   name = f"{prefix}{spec.embedding_dropout}_dropout"
@@ -102,9 +134,7 @@ def input_and_features(spec, io):
   """
   if io.input_kind == "tokens":
     inputs = keras.Input(shape=(io.sequence_length,), batch_size=io.stateful_batch, dtype="int32", name=io.input_name)
-    x = keras.layers.Embedding(io.input_size, spec.embedding_dim, mask_zero=True, name="embedding")(inputs)
-    if spec.dropout and io.input_dropout:
-      x = embedding_dropout(x, inputs, io.input_size, spec)
+    x = embed(inputs, io.input_size, spec, "embedding", dropout=io.input_dropout)
     if spec.char_units and io.char_vocab:
       chars = keras.Input(shape=(io.sequence_length, None), batch_size=io.stateful_batch, dtype="int32",
                           name=CHAR_INPUT)

@@ -15,7 +15,7 @@ CELLS = ("rnn", "lstm", "gru")
 KINDS = ("recurrent", "naive", "linear")   # naive and linear: the forecasting baselines every RNN is compared with
 ATTENTIONS = ("none", "additive", "multiplicative")
 POOLINGS = ("last", "max", "mean", "max_mean", "attention")
-EMBEDDING_DROPOUTS = ("word", "word_type", "channel")
+EMBEDDING_DROPOUTS = ("word", "word_type", "channel", "unknown")
 HEADS = ("softmax", "crf")
 
 
@@ -34,8 +34,10 @@ class ModelSpec:
   pooling: str = setting("last", "many_to_one: how the sequence becomes one vector (max, mean and max_mean are "
                                  "masked: padding never wins).", choices=POOLINGS)
   embedding_dropout: str = setting("word", "What --dropout drops of token embeddings: word (whole tokens), "
-                                           "word_type (every occurrence of a word in a sequence at once) or channel "
-                                           "(the same embedding channels at every step).", choices=EMBEDDING_DROPOUTS)
+                                           "word_type (every occurrence of a word in a sequence at once), channel "
+                                           "(the same embedding channels at every step) or unknown (tokens read as "
+                                           "the unknown token, so the model learns what to do with one).",
+                                   choices=EMBEDDING_DROPOUTS)
   attention: str = setting("none", "seq2seq: how the decoder attends to the encoder (additive: Bahdanau; "
                                    "multiplicative: Luong's general score).", choices=ATTENTIONS)
   head: str = setting("softmax", "many_to_many: the output layer: softmax (a label per step, on its own) or crf (a "

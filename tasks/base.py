@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from common.errors import UserError
+from common.progress import Progress
 from common.settings import Setting
 from models import IOSpec
 
@@ -149,6 +150,11 @@ class Task(abc.ABC):
     """Test figures that need the trained model to generate (e.g. BLEU of its translations), after training."""
     return Report()
 
+  def epoch_report(self, model) -> Report:
+    """What TensorBoard shows of the model after each epoch, cheaply (a few translations, a generated passage,
+    drawn digits)."""
+    return Report()
+
   @abc.abstractmethod
   def evaluate_served(self, served, batch_size, settings=None) -> Report:
     """Test metrics of an exported model (common.exports.Served), fed raw test inputs, and what else evaluating it
@@ -179,10 +185,13 @@ class ClassificationTask(Task):
 
   def evaluate_served(self, served, batch_size, settings=None):
     losses, correct = [], []
+    progress = Progress("Evaluating the export on the test split", unit="batches")
     for raw, labels in self.raw_test_batches(batch_size):
       probabilities = served(raw)["probabilities"].numpy()
       labels = labels.numpy()
       picked = probabilities[np.arange(len(labels)), labels]
       losses.append(-np.log(np.clip(picked, 1e-7, 1.0)))
       correct.append(probabilities.argmax(-1) == labels)
+      progress.update(1, [("accuracy", float(np.concatenate(correct).mean()))])
+    progress.close()
     return Report({"accuracy": float(np.concatenate(correct).mean()), "loss": float(np.concatenate(losses).mean())})

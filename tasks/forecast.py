@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from common.errors import UserError
 from common.files import load_or_make_json
+from common.progress import Progress
 from common.settings import Setting
 from models import IOSpec
 from models.forecaster import NORMS, WindowSpec
@@ -210,9 +211,12 @@ class Forecast(Task):
     """Test MSE / MAE on the protocol's scale (the training span's), of forecasts the export makes from raw windows."""
     squared = absolute = count = 0.0
     target_scale = (self.scaler or self._fit_scaler()).scale[self._target_indices()]
+    progress = Progress("Forecasting the test windows", unit="batches")
     for windows, targets in self._windows("test", tf.constant(self._inputs()), batch_size):
+      progress.update(1)
       errors = (served(windows)["forecast"].numpy() - targets.numpy()) / target_scale
       squared += float(np.square(errors).sum())
       absolute += float(np.abs(errors).sum())
       count += errors.size
+    progress.close()
     return Report({"mse": squared / count, "mae": absolute / count})

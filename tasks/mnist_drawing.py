@@ -119,6 +119,12 @@ class MnistDrawing(Mnist):
             "draw": (self._drawer(model), [tf.TensorSpec([None], tf.int32, name="labels"),    # one temperature for all
                                   tf.TensorSpec([], tf.float32, name="temperature")])}
 
+  def epoch_report(self, model):
+    """One digit of every label, drawn greedily."""
+    labels = np.arange(10, dtype=np.int32)
+    images = self._drawer(model)(tf.constant(labels), tf.constant(0.0))["images"].numpy()
+    return Report(images={"drawn_digits": grid(images, labels)})
+
   def evaluate_served(self, served, batch_size, settings=None):
     """Test nats per pixel through the export's score endpoint; digits drawn at --temperature, as a picture (one
     row per label), and with --classifier the share of them it reads as the label they were drawn for."""

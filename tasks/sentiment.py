@@ -12,6 +12,7 @@ import keras
 import tensorflow as tf
 
 from common.files import write_text_atomic
+from common.progress import Progress
 from common.settings import Setting
 from models import IOSpec
 from tasks import tfds_data
@@ -70,7 +71,7 @@ class Sentiment(ClassificationTask):
       self.vectorizer = _vectorizer(self.options["vocab_size"], vocabulary)
     else:
       self.vectorizer = _vectorizer(self.options["vocab_size"])
-      self.vectorizer.adapt(self._reviews("train").map(lambda text, label: text).batch(1024))
+      _adapt(self.vectorizer, self._reviews("train").map(lambda text, label: text).batch(1024))
       write_text_atomic(path, "\n".join(self.vectorizer.get_vocabulary(include_special_tokens=False)))
     return IOSpec(input_kind="tokens", input_size=self.vectorizer.vocabulary_size(),
                   output_size=self.num_classes, input_name="token_ids")
@@ -115,6 +116,17 @@ def _at_least_one_step(ids):
   """Pads the time (last) axis to >= 1 step: zero steps crash the RNN, one masked step reads as empty."""
   missing = tf.maximum(0, 1 - tf.shape(ids)[-1])
   return tf.pad(ids, tf.concat([tf.zeros([tf.rank(ids) - 1, 2], tf.int32), [[0, missing]]], axis=0))
+
+
+def _adapt(vectorizer, batches):
+  """TextVectorization.adapt's own steps (reset, a state update per batch, finalize), with progress shown."""
+  progress = Progress("Counting the vocabulary of the training reviews", unit="batches")
+  vectorizer.reset_state()
+  for batch in batches:
+    vectorizer.update_state(batch)
+    progress.update(1)
+  vectorizer.finalize_state()
+  progress.close()
 
 
 def _vectorizer(vocab_size, vocabulary=None):

@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from common.errors import UserError
 from common.files import load_or_make_json
+from common.progress import Progress
 from common.settings import Setting
 from models import IOSpec, crf, feed
 from tasks import conll_files, conlleval, tfds_data
@@ -226,6 +227,7 @@ class Tagging(Task):
     """Token accuracy, a per-tag table and (BIO tags) conlleval's chunk figures of `tag` on the test split."""
     sentences, scheme = self.sentences()["test"], self.chunk_scheme()
     gold, predicted = [], []
+    progress = Progress("Tagging the test split", len(sentences), unit="sentences")
     for start in range(0, len(sentences), batch_size):
       batch = sentences[start:start + batch_size]
       width = max(1, max(len(words) for words, _ in batch))
@@ -234,6 +236,8 @@ class Tagging(Task):
       for (words, gold_tags), row in zip(batch, tags):
         gold.append(gold_tags)
         predicted.append([t.decode() for t in row[:len(words)]])
+      progress.update(len(batch))
+    progress.close()
     evaluation = conlleval.evaluate(gold, predicted, scheme) if scheme else None
     report = Report({"accuracy": _accuracy(gold, predicted)}, tables={"per tag": _per_tag(gold, predicted)})
     if evaluation:
@@ -246,6 +250,16 @@ class Tagging(Task):
     report.samples = [{"words": " ".join(words), "gold": " ".join(g), "predicted": " ".join(p)}
                       for (words, _), g, p in list(zip(sentences, gold, predicted))[:SAMPLES]]
     return report
+
+  def epoch_report(self, model):
+    """The first validation sentences, tagged."""
+    sentences = self.sentences()["validation"][:SAMPLES]
+    width = max(1, max(len(words) for words, _ in sentences))
+    tokens = tf.constant([words + [""] * (width - len(words)) for words, _ in sentences])
+    tags = self._tagger(model)(tokens)["tags"].numpy()
+    return Report(samples=[{"words": " ".join(words), "gold": " ".join(gold),
+                            "predicted": " ".join(t.decode() for t in row[:len(words)])}
+                           for (words, gold), row in zip(sentences, tags)])
 
   def decoded_report(self, model):
     if not self.chunk_scheme():   # token accuracy is the loop's own metric; only chunk tags need decoding here

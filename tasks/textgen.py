@@ -33,6 +33,7 @@ UNKNOWN = 1     # ids: 0 is padding (token_loss.PADDING); characters start at 2
 MANUAL_FILES = ("input.txt",)
 FILE_SPLITS = (0.9, 0.05, 0.05)   # a --data_file: first 90% train, next 5% validation, last 5% test
 MAX_CHARS = 100_000               # most characters one serving call generates
+EPOCH_SAMPLE_CHARS = 300          # generated for TensorBoard after every epoch
 
 
 class TextGeneration(Task):
@@ -243,6 +244,13 @@ class TextGeneration(Task):
       return {"nats": nats, "predicted_chars": tf.reduce_sum(tf.cast(ids[:, 1:] != PADDING, tf.int32), axis=1)}
 
     return score
+
+  def epoch_report(self, model):
+    """A passage generated after the validation text's first line, at the evaluation temperature."""
+    prime = self.texts()["validation"].strip().split("\n")[0][:60] or self.characters[0]
+    text = tf.function(self._generator(model))(tf.constant([prime]), tf.constant([EPOCH_SAMPLE_CHARS]),
+                                               tf.constant([SAMPLING_TEMPERATURE.default]), tf.constant(0))["text"]
+    return Report(samples=[{"prime": prime, "generated": text.numpy()[0].decode("utf-8")}])
 
   def evaluate_served(self, served, batch_size, settings=None):
     """Test nats/char through the export's score endpoint, on the pieces training's test figure reads; with a

@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from common.errors import UserError
 from common.files import load_or_make_json, read_data_file
+from common.progress import Progress
 from common.settings import Setting
 from models import IOSpec
 from models.decoding import beam_search
@@ -122,9 +123,12 @@ class Translation(Task):
 
   def _count_vocabulary(self, sentences):
     counts = collections.Counter()
+    progress = Progress("Counting the vocabulary", len(sentences), unit="sentences")
     for start in range(0, len(sentences), 4096):
       for row in tokens_of(tf.constant(sentences[start:start + 4096])).to_list():
         counts.update(token.decode("utf-8") for token in row)
+      progress.update(len(sentences[start:start + 4096]))
+    progress.close()
     return [w for w, c in sorted(counts.items(), key=lambda wc: (-wc[1], wc[0])) if c >= self.options["min_count"]]
 
   def prepare(self, artifacts_dir, batch_size=None):
@@ -241,9 +245,13 @@ class Translation(Task):
 
     sources, references = self.pairs()[split]
     hypotheses = []
+    progress = Progress(f"Translating the {split} split (beam {self.options['beam_size']})", len(sources),
+                        unit="sentences")
     for start in range(0, len(sources), batch_size):
       batch = translate(tf.constant(sources[start:start + batch_size]))
       hypotheses += [t.decode("utf-8") for t in batch.numpy()]
+      progress.update(len(batch))
+    progress.close()
     cased, lowercase = sacrebleu.BLEU(), sacrebleu.BLEU(lowercase=True)
     beam = self.options["beam_size"]
     report = Report({"bleu": cased.corpus_score(hypotheses, [references]).score,
@@ -251,6 +259,13 @@ class Translation(Task):
                     info={"bleu": f"{cased.get_signature()} beam {beam}",
                           "bleu_lowercase": f"{lowercase.get_signature()} beam {beam}"})
     return report, hypotheses
+
+  def epoch_report(self, model):
+    """Greedy translations of the first validation sentences."""
+    sources, references = (part[:SAMPLES] for part in self.pairs()["validation"])
+    translations = self._translator(model)(tf.constant(sources), tf.constant(1))["translation"].numpy()
+    return Report(samples=[{"source": s, "reference": r, "translation": t.decode("utf-8")}
+                           for s, r, t in zip(sources, references, translations)])
 
   def decoded_report(self, model):
     translate = tf.function(self._translator(model), reduce_retracing=True)

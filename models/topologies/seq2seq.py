@@ -17,7 +17,7 @@ for greedy and beam search.
 import keras
 import tensorflow as tf
 
-from models.inputs import embedding_dropout, input_and_features
+from models.inputs import embed, input_and_features
 from models.recurrent import recurrent_layer
 from models.stepping import Stepper
 
@@ -87,10 +87,7 @@ def build(spec, io):
   inputs, x = input_and_features(spec, io)
   encoded, context, states = encode(x, spec)
   decoder_inputs = keras.Input(shape=(io.decoder_length,), dtype="int32", name=DECODER_INPUT)
-  y = keras.layers.Embedding(io.decoder_vocab, spec.embedding_dim, mask_zero=True,
-                             name="decoder_embedding")(decoder_inputs)
-  if spec.dropout and io.input_dropout:
-    y = embedding_dropout(y, decoder_inputs, io.decoder_vocab, spec, prefix="decoder_")
+  y = embed(decoder_inputs, io.decoder_vocab, spec, "decoder_embedding", dropout=io.input_dropout)
   y = keras.layers.Concatenate(name="decoder_step_inputs")([y, keras.ops.zeros_like(y[..., :1]) + context[:, None]])
   units = spec.units * (2 if spec.bidirectional else 1)
   for i in range(spec.layers):

@@ -68,6 +68,17 @@ _TANH = (keras.activations.tanh, tf.tanh, keras.ops.tanh)
 _SIGMOID = (keras.activations.sigmoid, tf.sigmoid, keras.ops.sigmoid)
 
 
+def cudnn_safe_mask(mask):
+  """A mask in which no row is all padding: such a row's first step counts as read. Keras' cuDNN path refuses a
+  fully masked row (it asserts every sequence is non-empty and right-padded), and a batch may hold one (an empty
+  review, an empty sentence at serving time); what the row reads is discarded anyway, since everything after the
+  recurrent layer (pooling, the loss, the tags) masks it."""
+  mask = tf.cast(mask, tf.bool)
+  empty = ~tf.reduce_any(mask, axis=1, keepdims=True)
+  first = tf.range(tf.shape(mask)[1])[None] == 0
+  return mask | (empty & first)
+
+
 class _FusedOnCpu:
   """Mixin for a keras.layers RNN subclass: inner_loop runs the fused op where it computes what Keras would."""
 
@@ -78,6 +89,8 @@ class _FusedOnCpu:
       # keras.layers.RNN's loop, skipping LSTM's and GRU's attempt at cuDNN.
       return keras.layers.RNN.inner_loop(self, sequences, initial_state, mask=mask, training=training)
     if not self._fused_applies(sequences):
+      if mask is not None and tf.config.list_logical_devices("GPU"):
+        mask = cudnn_safe_mask(mask)
       return super().inner_loop(sequences, initial_state, mask=mask, training=training)
     states = list(initial_state) if keras.tree.is_nested(initial_state) else [initial_state]
     output, *final_states = self._fused(

@@ -22,7 +22,7 @@ from common.settings import Setting
 from models import IOSpec
 from models.decoding import beam_search
 from models.topologies.seq2seq import DECODER_INPUT, Decoder
-from tasks import tfds_data
+from tasks import tfds_data, tokenization
 from tasks.base import DATA_FILE_SPLIT, Report, Task, data_file_shares, split_by_shares
 from tasks.builders import multi30k
 from tasks.token_loss import PADDING, TokenCrossEntropy, losses_and_mask
@@ -36,18 +36,6 @@ SOURCE = "source_ids"
 SAMPLES = 5                        # test translations evaluate.py shows
 
 
-def tokens_of(text):
-  """Cased words and punctuation marks, split on white space (Unicode letters and digits stay together)."""
-  return tf.strings.split(tf.strings.regex_replace(text, r"([^\pL\pN\s])", r" \1 "))
-
-
-def detokenize(tokens):
-  """[n] ragged tokens -> [n] sentences: joined by spaces, none before closing punctuation or after opening."""
-  text = tf.strings.reduce_join(tokens, axis=-1, separator=" ")
-  text = tf.strings.regex_replace(text, r" ([.,!?;:%)\]}])", r"\1")
-  return tf.strings.regex_replace(text, r"([(\[{]) ", r"\1")
-
-
 class Translation(Task):
   name = "translation"
   tfds_name = "multi30k"
@@ -58,7 +46,15 @@ class Translation(Task):
       "direction": Setting("de-en", "translation: source-target languages of multi30k.", ("de-en", "en-de")),
       "beam_size": Setting(5, "translation: beam width of the test BLEU and of the export's serve (evaluate.py: of "
                               "its BLEU).", at_least=1, note="1: greedy", evaluate=True),
-      "min_count": Setting(2, "translation: training occurrences a word needs to enter the vocabulary.", at_least=1),
+      "min_count": Setting(2, "translation, tagging: training occurrences a word needs to enter the vocabulary "
+                              "(rarer words read as unknown; translation: word units only).", at_least=1),
+      "text_units": Setting("word", "translation: what the model reads and writes: word (words and punctuation "
+                                    "marks) or subword (byte-pair units learned from the training side).",
+                            ("word", "subword")),
+      "subword_merges": Setting(8000, "translation: byte-pair merges learned per side (--text_units=subword).",
+                                at_least=1),
+      "source_column": Setting(0, "translation: the --data_file column (0 or 1) that is the source; the other is "
+                                  "the target (corpora often come as English<TAB>other).", at_least=0, at_most=1),
       # A batch is as long as its longest sentence: one 600-word line in a corpus of 12-word sentences made training
       # take 13.9 GB instead of 0.7 GB. Multi30k's longest sentence has 40 tokens.
       "max_length": Setting(100, "translation: training pairs with a side longer than this many tokens are left out "
@@ -92,9 +88,10 @@ class Translation(Task):
     for number, line in enumerate(lines, start=1):
       fields = line.split("\t")
       if len(fields) < 2 or not fields[0].strip() or not fields[1].strip():
-        raise UserError(f"--data_file={path}, line {number}: expected source<TAB>target (both non-empty; more "
-                        f"columns are ignored), found {line[:80]!r}.")
-      pairs.append((fields[0].strip(), fields[1].strip()))
+        raise UserError(f"--data_file={path}, line {number}: expected two tab-separated sentences (both non-empty; "
+                        f"more columns are ignored), found {line[:80]!r}.")
+      source = self.options["source_column"]
+      pairs.append((fields[source].strip(), fields[1 - source].strip()))
     splits = split_by_shares(pairs, shares)
     if min(len(rows) for rows in splits.values()) < 1:
       raise UserError(f"--data_file={path} holds {len(pairs)} pairs, too few for train, validation and test "
@@ -121,31 +118,53 @@ class Translation(Task):
     return {"units": 256, "embedding_dim": 256, "dropout": 0.3, "embedding_dropout": "channel", "batch_size": 64,
             "learning_rate": 2e-3, "lr_decay": 0.85, "clipnorm": 1.0, "epochs": 15, "patience": 3}
 
-  def _count_vocabulary(self, sentences):
+  def _count_units(self, sentences, merges=None):
+    """{unit: training occurrences}: the reversible tokens of the sentences, or their subwords under `merges`."""
     counts = collections.Counter()
     progress = Progress("Counting the vocabulary", len(sentences), unit="sentences")
+    subwords = tokenization.Subwords(merges) if merges is not None else None
     for start in range(0, len(sentences), 4096):
-      for row in tokens_of(tf.constant(sentences[start:start + 4096])).to_list():
-        counts.update(token.decode("utf-8") for token in row)
+      units = tokenization.tokenize(tf.constant(sentences[start:start + 4096]))
+      for row in (subwords(units) if subwords else units).to_list():
+        counts.update(unit.decode("utf-8") for unit in row)
       progress.update(len(sentences[start:start + 4096]))
     progress.close()
-    return [w for w, c in sorted(counts.items(), key=lambda wc: (-wc[1], wc[0])) if c >= self.options["min_count"]]
+    return counts
+
+  def _make_vocabularies(self):
+    """{side: units, most frequent first} and, for subwords, {"merges": {side: [[left, right], ...]}}."""
+    vocabularies = {}
+    for side, sentences in zip(("source", "target"), self.pairs()["train"]):
+      if self.options["text_units"] == "subword":
+        merges = tokenization.learn_bpe(self._count_units(sentences), self.options["subword_merges"])
+        vocabularies.setdefault("merges", {})[side] = [list(pair) for pair in merges]
+        counts, least = self._count_units(sentences, merges), 1
+      else:
+        counts, least = self._count_units(sentences), self.options["min_count"]
+      vocabularies[side] = [u for u, c in sorted(counts.items(), key=lambda uc: (-uc[1], uc[0])) if c >= least]
+    return vocabularies
 
   def prepare(self, artifacts_dir, batch_size=None):
-    self.vocabularies = load_or_make_json(
-        os.path.join(artifacts_dir, "vocabulary.json"),
-        lambda: dict(zip(("source", "target"), map(self._count_vocabulary, self.pairs()["train"]))))
-    # ids: 0 padding, 1 unknown, 2 start, 3 end, then words (most frequent first)
-    self.lookups = {side: keras.layers.StringLookup(vocabulary=["<s>", "</s>", *words], mask_token="",
-                                                    num_oov_indices=1, name=f"{side}_words")
-                    for side, words in self.vocabularies.items()}
+    self.vocabularies = load_or_make_json(os.path.join(artifacts_dir, "vocabulary.json"), self._make_vocabularies)
+    merges = self.vocabularies.get("merges", {})
+    self.subwords = {side: tokenization.Subwords([tuple(pair) for pair in merges[side]], name=f"{side}_subwords")
+                     for side in merges}
+    # ids: 0 padding, 1 unknown, 2 start, 3 end, then units (most frequent first)
+    self.lookups = {side: keras.layers.StringLookup(vocabulary=["<s>", "</s>", *self.vocabularies[side]],
+                                                    mask_token="", num_oov_indices=1, name=f"{side}_words")
+                    for side in ("source", "target")}
     self.target_words = tf.constant(["", "<unk>", "<s>", "</s>", *self.vocabularies["target"]])
-    sizes = {side: len(words) + 4 for side, words in self.vocabularies.items()}
+    sizes = {side: len(self.vocabularies[side]) + 4 for side in ("source", "target")}
     return IOSpec("tokens", sizes["source"], sizes["target"], input_name=SOURCE, decoder_vocab=sizes["target"])
 
+  def units(self, side, sentences):
+    """[n] strings -> ragged [n, units] strings: reversible tokens, or their subwords."""
+    tokens = tokenization.tokenize(sentences)
+    return self.subwords[side](tokens) if side in self.subwords else tokens
+
   def ids(self, side, sentences):
-    """[n] strings -> ragged [n, words] ids."""
-    return tf.cast(self.lookups[side](tokens_of(sentences)), tf.int32)
+    """[n] strings -> ragged [n, units] ids."""
+    return tf.cast(self.lookups[side](self.units(side, sentences)), tf.int32)
 
   def _teacher_forced(self, sources, targets):
     """Model inputs and targets: the decoder reads <s> + target and predicts target + </s>."""
@@ -158,7 +177,7 @@ class Translation(Task):
 
   def _token_counts(self, sentences):
     return [len(row) for start in range(0, len(sentences), 4096)
-            for row in tokens_of(tf.constant(sentences[start:start + 4096])).to_list()]
+            for row in tokenization.tokenize(tf.constant(sentences[start:start + 4096])).to_list()]
 
   def _training_pairs(self):
     """The training pairs whose sides both fit --max_length tokens, with a note of how many were left out."""
@@ -211,7 +230,7 @@ class Translation(Task):
         memory, states = decoder.start(ids)
         out = beam_search(decoder.step, memory, states, START, END, max_length=tf.shape(ids)[1] * 2 + 10,
                           beam_size=beam_size, length_alpha=LENGTH_ALPHA, banned=(PADDING, UNKNOWN, START))
-        return detokenize(tf.ragged.boolean_mask(tf.gather(self.target_words, out), out > END))
+        return tokenization.detokenize(tf.ragged.boolean_mask(tf.gather(self.target_words, out), out > END))
 
       # An empty batch translates to an empty batch, as every other export answers one.
       return {"translation": tf.cond(tf.size(source) > 0, search, lambda: tf.zeros([0], tf.string))}
@@ -220,17 +239,20 @@ class Translation(Task):
 
   def _scorer(self, model):
     def score(source, target):
-      """Teacher-forced nats of each target (its words and </s>) given its source, and how many tokens that is."""
+      """Teacher-forced nats of each target (its units and </s>) given its source, how many units that is, and how
+      many words (reversible tokens, and </s>: what perplexity per word divides by, whatever the units)."""
       inputs, targets = self._teacher_forced(source, target)
       losses, mask = losses_and_mask(targets, model(inputs, training=False))
-      return {"nats": tf.reduce_sum(losses * mask, axis=1), "tokens": tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)}
+      words = tf.cast(tokenization.tokenize(target).row_lengths(), tf.int32) + 1
+      return {"nats": tf.reduce_sum(losses * mask, axis=1), "tokens": tf.reduce_sum(tf.cast(mask, tf.int32), axis=1),
+              "words": words}
 
     return score
 
   def serving_endpoint(self, model):
     translate, beam = self._translator(model), self.options["beam_size"]
     return ((lambda source: translate(source, tf.constant(beam))), [tf.TensorSpec([None], tf.string, name="source")],
-            list(self.lookups.values()))
+            [*self.lookups.values(), *(subwords.ranks for subwords in self.subwords.values())])
 
   def extra_endpoints(self, model):
     return {"translate": (self._translator(model), [tf.TensorSpec([None], tf.string, name="source"),
@@ -267,10 +289,24 @@ class Translation(Task):
     return Report(samples=[{"source": s, "reference": r, "translation": t.decode("utf-8")}
                            for s, r, t in zip(sources, references, translations)])
 
+  def _perplexities(self, score, batch_size):
+    """Test perplexity per unit (what the loop reports and early stopping watches) and per word (comparable
+    between word and subword units): teacher-forced nats of the references through `score`."""
+    sources, references = self.pairs()["test"]
+    nats = units = words = 0.0
+    for start in range(0, len(sources), batch_size):
+      scored = score(tf.constant(sources[start:start + batch_size]), tf.constant(references[start:start + batch_size]))
+      nats += float(tf.reduce_sum(scored["nats"]))
+      units += float(tf.reduce_sum(scored["tokens"]))
+      words += float(tf.reduce_sum(scored["words"]))
+    return {"perplexity": float(np.exp(nats / units)), "perplexity_per_word": float(np.exp(nats / words))}
+
   def decoded_report(self, model):
     translate = tf.function(self._translator(model), reduce_retracing=True)
     beam = tf.constant(self.options["beam_size"])
     report, _ = self.bleu(lambda source: translate(source, beam)["translation"])
+    report.metrics["perplexity_per_word"] = self._perplexities(tf.function(self._scorer(model)),
+                                                               100)["perplexity_per_word"]
     return report
 
   def evaluate_served(self, served, batch_size, settings=None):
@@ -280,13 +316,8 @@ class Translation(Task):
     report, hypotheses = self.bleu(
         lambda source: served.translate(source=source, beam_size=beam)["translation"], batch_size=batch_size)
     sources, references = self.pairs()["test"]
-    nats = tokens = 0.0
-    for start in range(0, len(sources), batch_size):
-      scored = served.score(source=tf.constant(sources[start:start + batch_size]),
-                            target=tf.constant(references[start:start + batch_size]))
-      nats += float(tf.reduce_sum(scored["nats"]))
-      tokens += float(tf.reduce_sum(scored["tokens"]))
-    report.metrics["perplexity"] = float(np.exp(nats / tokens))
+    report.metrics |= self._perplexities(lambda source, target: served.score(source=source, target=target),
+                                         batch_size)
     report.samples = [{"source": s, "reference": r, "translation": t}
                       for s, r, t in list(zip(sources, references, hypotheses))[:SAMPLES]]
     return report

@@ -10,6 +10,7 @@ checks that the zoo's layers then equal Keras.
 """
 
 import logging
+import os
 
 import keras
 import numpy as np
@@ -246,3 +247,40 @@ def test_build_without_a_compiler_is_a_build_error(monkeypatch):
   monkeypatch.setenv("CXX", "/nonexistent/c++")
   with pytest.raises(build.BuildError, match="no C\\+\\+ compiler"):
     build._build(force=False)
+
+
+def test_no_fully_masked_row_reaches_the_gpu_path(monkeypatch):
+  """GPU-safety without a GPU: pretend one, and see the mask Keras' cuDNN-capable loop would get."""
+  import keras
+  from models import recurrent
+  seen = {}
+
+  def keras_loop(self, sequences, initial_state, mask=None, training=False):
+    seen["mask"] = mask
+    return keras.layers.RNN.inner_loop(self, sequences, initial_state, mask=mask, training=training)
+
+  monkeypatch.setattr(tf.config, "list_logical_devices", lambda kind=None: ["GPU:0"] if kind == "GPU" else [])
+  monkeypatch.setattr(keras.layers.LSTM, "inner_loop", keras_loop)
+  layer = recurrent.LSTM(4)
+  x = tf.random.normal([3, 5, 2])
+  mask = tf.constant([[True, True, False, False, False], [False] * 5, [True] * 5])
+  layer(x, mask=mask)
+  np.testing.assert_array_equal(seen["mask"], [[True, True, False, False, False], [True] + [False] * 4, [True] * 5])
+  np.testing.assert_array_equal(recurrent.cudnn_safe_mask(mask), seen["mask"])
+
+
+def test_an_export_holds_only_standard_ops(tmp_path):
+  """engine/export.py traces inside portable_kernels: no custom op, no cuDNN op in the SavedModel (it must serve
+  on a host without this project's library, or without a GPU), though training used the fused kernel."""
+  import tests.synthetic  # noqa: F401
+  from tensorflow.core.protobuf import saved_model_pb2
+  from common import exports
+  from engine import config, run
+  run.train_and_export(config.resolve("toy_classify", "bilstm", overrides={"epochs": 1}), str(tmp_path / "run"))
+  graph = saved_model_pb2.SavedModel()
+  with open(os.path.join(exports.find(str(tmp_path / "run")), "saved_model.pb"), "rb") as f:
+    graph.ParseFromString(f.read())
+  meta = graph.meta_graphs[0].graph_def
+  ops = {n.op for n in meta.node} | {n.op for fn in meta.library.function for n in fn.node_def}
+  assert "While" in ops or "StatelessWhile" in ops   # Keras' generic loop
+  assert not {op for op in ops if op.startswith(("Rnnzoo", "Cudnn"))}

@@ -17,7 +17,7 @@ from models.decoding import beam_search, greedy_search
 from models.topologies.seq2seq import Decoder
 from models import IOSpec
 from tasks.base import DataConfig
-from tasks.translation import detokenize, tokens_of
+from tasks.tokenization import detokenize, tokenize
 from tests.conftest import SHARED, run_cli
 
 WORDS = "zero one two three four five six seven eight nine".split()
@@ -30,7 +30,9 @@ def reversal_pairs(n, seed=0):
   lines = []
   for _ in range(n):
     digits = rng.integers(0, 10, rng.integers(2, 6))
-    lines.append(" ".join(NUMBERS[d] for d in digits) + ".\t" + " ".join(WORDS[d] for d in digits[::-1]) + ".")
+    # Quotes and an apostrophe in the target: the served translation must be spaced as the training text was.
+    lines.append(" ".join(NUMBERS[d] for d in digits) + ".\t\"" + " ".join(WORDS[d] for d in digits[::-1]) +
+                 ",\" it's said.")
   return "\n".join(lines) + "\n"
 
 
@@ -46,8 +48,8 @@ def make(tmp_path, model="gru_attention", overrides=None, pairs=1500, **options)
 
 
 def test_tokens_split_punctuation_and_keep_umlauts_and_detokenize_back():
-  tokens = tokens_of(tf.constant(["Ein Mann, der fünf Äpfel isst."]))
-  assert [t.decode() for t in tokens.to_list()[0]] == ["Ein", "Mann", ",", "der", "fünf", "Äpfel", "isst", "."]
+  tokens = tokenize(tf.constant(["Ein Mann, der fünf Äpfel isst."]))
+  assert [t.decode() for t in tokens.to_list()[0]] == ["▁Ein", "▁Mann", ",", "▁der", "▁fünf", "▁Äpfel", "▁isst", "."]
   assert detokenize(tokens).numpy()[0].decode() == "Ein Mann, der fünf Äpfel isst."
 
 
@@ -56,7 +58,7 @@ def test_a_malformed_line_is_named(tmp_path):
   # \x85 and \u2028 inside a sentence are not line breaks: the file's own line numbers are named.
   path.write_text("hallo\x85welt\thello\u2028world\textra column ignored\nno tab here\n", encoding="utf-8")
   resolved = config.resolve("translation", "gru", data=DataConfig(data_file=str(path)))
-  with pytest.raises(UserError, match=r"line 2: expected source<TAB>target .* found 'no tab here'"):
+  with pytest.raises(UserError, match=r"line 2: expected two tab-separated sentences .* found 'no tab here'"):
     tasks.create(resolved).check_data()
 
 
@@ -132,7 +134,7 @@ def test_seq2seq_learns_to_translate_a_toy_language_pair_and_exports_a_translato
   assert "nrefs:1|case:mixed" in metrics["info"]["bleu"] and "beam 3" in metrics["info"]["bleu"]
   served, _ = exports.load(path)
   out = served(source=tf.constant(["eins zwei drei .", "neun acht ."]))["translation"].numpy()
-  assert [o.decode() for o in out] == ["three two one.", "eight nine."]
+  assert [o.decode() for o in out] == ['"three two one," it\'s said.', '"eight nine," it\'s said.']
   evaluate_task = tasks.create(resolved)
   evaluate_task.check_data()
   figures = evaluate_task.evaluate_served(served, 64).metrics
@@ -170,3 +172,22 @@ def test_evaluate_prints_bleu_and_sample_translations_at_any_beam(toy_run):
   assert set(sample) == {"source", "reference", "translation"} and sample["translation"] == sample["reference"]
   refused = run_cli("evaluate.py", f"--model_dir={path}", "--beam_size=0")
   assert refused.returncode == 2 and "--beam_size=0 is invalid" in refused.stderr
+
+
+def test_subword_units_translate_the_toy_pair_and_the_source_column_can_be_the_second(tmp_path):
+  resolved, task = make(tmp_path, "gru_attention", overrides={"epochs": 8, "learning_rate": 1e-2, "lr_decay": 1.0},
+                        text_units="subword", subword_merges=40, source_column=1)
+  sources, targets = task.pairs()["train"]
+  assert targets[0].split()[0] in NUMBERS   # column 1 (English) is the source now; German is the target
+  assert sources[0].startswith('"')
+  path = str(tmp_path / "run")
+  metrics = run.train_and_export(resolved, path)
+  vocabulary = json.load(open(os.path.join(path, "vocabulary.json")))
+  assert len(vocabulary["merges"]["source"]) <= 40 and "▁" in "".join(vocabulary["target"])
+  assert metrics["test"]["bleu"] > 50 and metrics["test"]["perplexity_per_word"] > 1
+  assert config.resolve("translation", "gru", data=resolved.data, options={"source_column": 1,
+                                                                           "text_units": "subword"}).options[
+      "source_column"] == 1
+  served, _ = exports.load(path)
+  out = served(source=tf.constant(['"three two one," it\'s said.']))["translation"].numpy()[0].decode()
+  assert "  " not in out and " ." not in out and " ," not in out

@@ -118,6 +118,7 @@ def resolve(task_name, model_name, topology=None, overrides=None, data=DataConfi
     raise ValueError(f"unknown settings {sorted(set(settings) - set(HYPERPARAMETERS))}")
   spec = dataclasses.replace(preset, **{f: settings[f] for f in MODEL_SETTINGS}).validate()
   task.check_model(spec, topology)   # again with the settings resolved (--head, --char_units)
+  task(data, options).check_settings(spec, topology)
   if spec.attention != "none" and topology != "seq2seq":
     fix = ("pass --topology=seq2seq, or use" if "seq2seq" in supported
            else f"--task={task_name} has no seq2seq topology: use")

@@ -106,6 +106,10 @@ class Task(abc.ABC):
       raise UserError(f"--char_units={spec.char_units} reads the characters of words, which --task={cls.name} does "
                       "not offer (tagging does); leave --char_units unset.")
 
+  def check_settings(self, spec, topology):
+    """Raises UserError for task options that make no sense with this preset and topology (called once all
+    settings are resolved)."""
+
   def dataset_name(self):
     """What the run reads, for metrics.json: the user's file or the tfds dataset."""
     return self.data.data_file or self.tfds_name

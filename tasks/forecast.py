@@ -23,7 +23,7 @@ from common.files import load_or_make_json
 from common.progress import Progress
 from common.settings import Setting
 from models import IOSpec
-from models.forecaster import NORMS, WindowSpec
+from models.forecaster import DECODERS, NORMS, WindowSpec
 from tasks import series_csv, series_protocol, tfds_data
 from tasks.base import Report, Task
 from tasks.builders import ett
@@ -51,17 +51,38 @@ class Forecast(Task):
       "columns": Setting("", "forecast: the value columns of a --data_file CSV, comma-separated (default: all but "
                             "the time column)."),
       "window_norm": Setting("last", "forecast: per-window normalisation: last (subtract the window's last value), "
-                                    "revin (standardise each window) or none (default for --model=linear, as "
-                                    "DLinear).", NORMS),
+                                    "revin (standardise each window), revin_affine (revin with a learned "
+                                    "scale and shift per column, as in the RevIN paper) or none (default for "
+                                    "--model=linear, as DLinear).", NORMS),
       "channel_independent": Setting(True, "forecast: read every column as its own series with shared weights."),
       "segment_length": Setting(48, "forecast: steps per recurrent step (SegRNN's segments).", at_least=1,
                                 note="1: every step"),
+      "decoder": Setting("dense", "forecast (many_to_one): how the horizon comes from the encoder: dense (one layer "
+                                  "maps its final state to every step) or pmf (SegRNN's parallel multi-step "
+                                  "forecasting: its cell steps once per output segment from that state, reading the "
+                                  "segment's position).", DECODERS),
+      "embed_segments": Setting(False, "forecast: map each segment to --units features (Dense + ReLU) before the "
+                                       "recurrent layers, as SegRNN does."),
+      "channel_embedding": Setting(False, "forecast (--decoder=pmf, --channel_independent): the decoder also reads "
+                                          "an embedding of the column it forecasts (SegRNN's channel_id)."),
   }
 
   def __init__(self, data, options=None):
     super().__init__(data, options)
     self._series = None
     self.scaler = None
+
+  def check_settings(self, spec, topology):
+    decoder = self.options["decoder"]
+    if decoder == "pmf" and (topology != "many_to_one" or spec.bidirectional or not spec.recurrent):
+      raise UserError(f"--decoder=pmf steps the encoder's cells from their final states: it needs a unidirectional "
+                      f"recurrent preset on --topology=many_to_one (got --model={spec.name}, --topology={topology}).")
+    if self.options["channel_embedding"] and (decoder != "pmf" or not self.options["channel_independent"]):
+      raise UserError("--channel_embedding is read by the pmf decoder of channel-independent forecasts: pass "
+                      "--decoder=pmf (and keep --channel_independent), or leave --channel_embedding unset.")
+    if self.options["embed_segments"] and topology == "many_to_many":
+      raise UserError("--embed_segments does not apply to --topology=many_to_many, which reads its own forecast "
+                      "segments back as they are; use many_to_one or seq2seq.")
 
   @classmethod
   def check_model(cls, spec, topology):
@@ -156,7 +177,8 @@ class Forecast(Task):
     self._scaled = tf.constant(self.scaler.transform(self._inputs()).astype(np.float32))
     window = WindowSpec(self.options["input_length"], self.options["horizon"], len(read),
                         tuple(self._target_indices()), self.options["segment_length"], self.options["window_norm"],
-                        self.options["channel_independent"])
+                        self.options["channel_independent"], self.options["decoder"], self.options["embed_segments"],
+                        self.options["channel_embedding"])
     return IOSpec("features", len(read), len(forecast), input_name="window",
                   sequence_length=self.options["input_length"], input_dropout=False, window=window)
 

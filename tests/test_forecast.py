@@ -133,13 +133,40 @@ def _forecaster(norm, channel_independent, kind="gru"):
   return models.build(spec, "many_to_one", IOSpec("features", 3, 3, input_name="window", window=window))
 
 
-@pytest.mark.parametrize("norm", ["last", "revin"])
+@pytest.mark.parametrize("norm", ["last", "revin", "revin_affine"])
 def test_per_window_normalisation_moves_the_forecast_with_the_window(norm):
   model = _forecaster(norm, True)
+  if norm == "revin_affine":   # a learned scale and shift that are not the identity: still undone exactly
+    revin = model.get_layer("revin")
+    revin.gamma.assign([0.5, 2.0, 1.5])
+    revin.beta.assign([0.3, -1.0, 0.0])
   x = tf.random.stateless_normal([4, 16, 3], seed=[1, 2])
   np.testing.assert_allclose(model(x + 7.0), model(x) + 7.0, atol=1e-4)
-  if norm == "revin":
+  if norm.startswith("revin"):
     np.testing.assert_allclose(model(x * 3.0), model(x) * 3.0, atol=1e-4)
+
+
+@pytest.mark.parametrize("options", [{"decoder": "pmf"}, {"decoder": "pmf", "embed_segments": True,
+                                                            "channel_embedding": True},
+                                     {"embed_segments": True, "window_norm": "revin_affine"}])
+def test_segrnn_options_learn_a_sine(options, tmp_path):
+  csv = write_csv(tmp_path / "sine.csv", sines(600))
+  resolved, task = make_task(csv, overrides={"units": 32, "epochs": 15, "learning_rate": 5e-3, "dropout": 0.0,
+                                             "batch_size": 16}, **options)
+  metrics = run.train_and_export(resolved, str(tmp_path / "run"))
+  assert metrics["status"] == "completed" and metrics["test"]["mse"] < 0.01, metrics["test"]
+
+
+def test_segrnn_options_that_cannot_work_together_are_refused(tmp_path):
+  csv = write_csv(tmp_path / "sine.csv", sines(300))
+  with pytest.raises(UserError, match="--decoder=pmf steps the encoder's cells .* unidirectional"):
+    make_task(csv, model="bigru", decoder="pmf")
+  with pytest.raises(UserError, match="--decoder=pmf .* --topology=seq2seq"):
+    make_task(csv, topology="seq2seq", decoder="pmf")
+  with pytest.raises(UserError, match="--channel_embedding is read by the pmf decoder"):
+    make_task(csv, channel_embedding=True)
+  with pytest.raises(UserError, match="--embed_segments does not apply to --topology=many_to_many"):
+    make_task(csv, topology="many_to_many", embed_segments=True)
 
 
 def test_channel_independence_reads_each_channel_alone():
@@ -219,7 +246,7 @@ def test_impossible_model_and_topology_pairs_are_refused():
     config.resolve("forecast", "naive", "seq2seq")
   with pytest.raises(UserError, match="--model=linear is a forecasting baseline; --task=mnist needs a recurrent"):
     config.resolve("mnist", "linear", "one_to_many")
-  with pytest.raises(UserError, match="--window_norm=mean is unknown; choose one of: last, revin, none"):
+  with pytest.raises(UserError, match="--window_norm=mean is unknown; choose one of: last, revin, revin_affine, none"):
     config.resolve("forecast", "gru", options={"window_norm": "mean"})
 
 

@@ -31,6 +31,11 @@ CASES = [
     ("gru", "many_to_many", WINDOWS, {}),
     ("gru", "seq2seq", WINDOWS, {}),
     ("linear", "many_to_one", WINDOWS, {}),
+    ("stacked_gru", "many_to_one", IOSpec("features", 2, 2, input_name="window", sequence_length=12,
+                                          input_dropout=False,
+                                          window=WindowSpec(12, 6, 2, (0, 1), segment_length=4, norm="revin_affine",
+                                                            decoder="pmf", embed_segments=True,
+                                                            channel_embedding=True)), {}),
 ]
 
 

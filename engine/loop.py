@@ -206,7 +206,7 @@ class Trainer:
       metric.reset_state()
     dataset = _shard_by_data(self.task.dataset(split, self.config.training.batch_size))
     iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
-    pace = _Pace(self.max_steps_per_call)
+    pace = _Pace(self.max_steps_per_call, timed=not distribute.is_multi_worker(self.strategy))
     progress = Progress(f"Evaluating the {split} split", self.batches.get(split), unit="batches")
     while True:
       started = time.perf_counter()
@@ -238,7 +238,7 @@ class Trainer:
     writers = {split: tf.summary.create_file_writer(os.path.join(self.run.logs, split))
                for split in ("train", "validation")}
     segment_start = time.monotonic()
-    pace = _Pace(self.max_steps_per_call)
+    pace = _Pace(self.max_steps_per_call, timed=not distribute.is_multi_worker(self.strategy))
 
     def account_time():
       nonlocal segment_start
@@ -399,12 +399,18 @@ def _float32(outputs):
 
 
 class _Pace:
-  """How many steps the next graph call runs: about CALL_SECONDS of work, measured as it goes (1 to start)."""
+  """How many steps the next graph call runs: about CALL_SECONDS of work, measured as it goes (1 to start).
 
-  def __init__(self, most=None):
-    self.most, self.seconds_per_step = most or MAX_STEPS_PER_CALL, None
+  Untimed (multi-worker training), every call runs `most` steps: each step is a collective all-reduce, so the
+  workers must agree on the count, and their clocks would not.
+  """
+
+  def __init__(self, most=None, timed=True):
+    self.most, self.timed, self.seconds_per_step = most or MAX_STEPS_PER_CALL, timed, None
 
   def next_count(self):
+    if not self.timed:
+      return self.most
     if self.seconds_per_step is None:
       return 1
     return max(1, min(self.most, int(CALL_SECONDS / max(self.seconds_per_step, 1e-6))))

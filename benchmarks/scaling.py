@@ -19,8 +19,8 @@ from absl import app, flags
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.reference import CONFIGS, TorchWorker, cpu_name  # noqa: E402
-from benchmarks.zoo_step import windows_of, zoo_trainer  # noqa: E402
+from benchmarks.reference import CONFIGS, cpu_name  # noqa: E402
+from benchmarks.zoo_step import side_by_side  # noqa: E402
 
 _WINDOWS = flags.DEFINE_integer("windows", 3, "Timed windows per side and point.")
 _WINDOW_SECONDS = flags.DEFINE_float("window_seconds", 2.0, "Approximate length of one timed window.")
@@ -32,16 +32,9 @@ LABELS = {"time": "sequence length (steps)", "units": "units", "batch": "batch s
 
 def step_milliseconds(config):
   """(zoo, torch) median milliseconds per training step."""
-  run_call, steps = zoo_trainer(config)
-  run_call()
-  worker = TorchWorker(config)
-  zoo, torch = [], []
-  try:
-    for _ in range(_WINDOWS.value):
-      zoo.append(1000 * config.batch / windows_of(run_call, steps, config.batch, _WINDOW_SECONDS.value))
-      torch.append(1000 * config.batch / worker.window(_WINDOW_SECONDS.value))
-  finally:
-    worker.close()
+  zoo, torch = side_by_side(config, _WINDOWS.value, _WINDOW_SECONDS.value)
+  zoo = [1000 * config.batch / speed for speed in zoo]
+  torch = [1000 * config.batch / speed for speed in torch]
   return statistics.median(zoo), statistics.median(torch)
 
 

@@ -26,8 +26,8 @@ from absl import app, flags
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.reference import CONFIGS, TorchWorker, cpu_name, torch_available  # noqa: E402
-from benchmarks.zoo_step import matmul_peak_gflops, recurrent_flops_per_example, windows_of, zoo_trainer  # noqa: E402
+from benchmarks.reference import CONFIGS, cpu_name, torch_available  # noqa: E402
+from benchmarks.zoo_step import matmul_peak_gflops, recurrent_flops_per_example, side_by_side  # noqa: E402
 
 _CONFIGS = flags.DEFINE_list("configs", list(CONFIGS), "Which configurations to run.")
 _WINDOWS = flags.DEFINE_integer("windows", 5, "Timed windows per side and configuration.")
@@ -55,16 +55,7 @@ def main(argv):
   results = {}
   for name in _CONFIGS.value:
     config = CONFIGS[name]
-    run_call, steps = zoo_trainer(config)
-    run_call()
-    worker = TorchWorker(config)
-    zoo, torch = [], []
-    try:
-      for _ in range(_WINDOWS.value):
-        zoo.append(windows_of(run_call, steps, config.batch, _WINDOW_SECONDS.value))
-        torch.append(worker.window(_WINDOW_SECONDS.value))
-    finally:
-      worker.close()
+    zoo, torch = side_by_side(config, _WINDOWS.value, _WINDOW_SECONDS.value)
     zoo_speed, torch_speed = statistics.median(zoo), statistics.median(torch)
     flops = recurrent_flops_per_example(config)
     results[name] = {"description": config.description, "zoo_examples_per_second": round(zoo_speed, 1),

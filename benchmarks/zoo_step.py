@@ -4,7 +4,7 @@ a configuration's preset, and what it computes (recurrent FLOPs, this machine's 
 import tempfile
 import time
 
-from benchmarks.reference import make_data
+from benchmarks.reference import TorchWorker, examples_per_second, make_data
 
 
 def recurrent_flops_per_example(config):
@@ -94,10 +94,21 @@ def zoo_trainer(config):
 
 
 def windows_of(run_call, steps_per_call, batch, seconds):
-  calls, start = 0, time.perf_counter()
-  while True:
-    run_call()
-    calls += 1
-    elapsed = time.perf_counter() - start
-    if elapsed >= seconds:
-      return calls * steps_per_call * batch / elapsed
+  """Runs whole graph calls for about `seconds`; training examples per second of that window."""
+  return examples_per_second(run_call, steps_per_call * batch, seconds)
+
+
+def side_by_side(config, windows, seconds):
+  """(zoo, PyTorch) training examples per second of `windows` timed windows each, the two taking turns window by
+  window so that a noisy neighbour slows both alike."""
+  run_call, steps = zoo_trainer(config)
+  run_call()   # traced and warm before timing
+  worker = TorchWorker(config)
+  zoo, torch = [], []
+  try:
+    for _ in range(windows):
+      zoo.append(windows_of(run_call, steps, config.batch, seconds))
+      torch.append(worker.window(seconds))
+  finally:
+    worker.close()
+  return zoo, torch

@@ -101,6 +101,11 @@ class _FusedOnCpu:
       return output[:, -1], output, final_states
     return output, output[:, None], final_states
 
+  def _fused(self, sequences, states, mask, **options):
+    cell = self.cell
+    return self._kernel(sequences, cell.kernel.value, cell.recurrent_kernel.value, cell.bias.value, *states,
+                        mask=mask, **options)
+
   def _fused_applies(self, sequences):
     cell = self.cell
     fits = (cell.activation in _TANH and getattr(cell, "recurrent_activation", keras.activations.sigmoid) in _SIGMOID
@@ -114,31 +119,19 @@ class _FusedOnCpu:
 @keras.saving.register_keras_serializable("rnnzoo")
 class LSTM(_FusedOnCpu, keras.layers.LSTM):
   """keras.layers.LSTM; on CPU the sequence runs in models.kernels.lstm (see the module's docstring)."""
-
-  def _fused(self, sequences, states, mask, **options):
-    cell = self.cell
-    return kernels.lstm(sequences, cell.kernel.value, cell.recurrent_kernel.value, cell.bias.value, *states,
-                        mask=mask, **options)
+  _kernel = staticmethod(kernels.lstm)
 
 
 @keras.saving.register_keras_serializable("rnnzoo")
 class GRU(_FusedOnCpu, keras.layers.GRU):
   """keras.layers.GRU; on CPU the sequence runs in models.kernels.gru (see the module's docstring)."""
-
-  def _fused(self, sequences, states, mask, **options):
-    cell = self.cell
-    return kernels.gru(sequences, cell.kernel.value, cell.recurrent_kernel.value, cell.bias.value, *states,
-                       mask=mask, **options)
+  _kernel = staticmethod(kernels.gru)
 
 
 @keras.saving.register_keras_serializable("rnnzoo")
 class SimpleRNN(_FusedOnCpu, keras.layers.SimpleRNN):
   """keras.layers.SimpleRNN; on CPU the sequence runs in models.kernels.simple_rnn (see the module's docstring)."""
-
-  def _fused(self, sequences, states, mask, **options):
-    cell = self.cell
-    return kernels.simple_rnn(sequences, cell.kernel.value, cell.recurrent_kernel.value, cell.bias.value,
-                              *states, mask=mask, **options)
+  _kernel = staticmethod(kernels.simple_rnn)
 
 
 _LAYERS = {"rnn": SimpleRNN, "lstm": LSTM, "gru": GRU}

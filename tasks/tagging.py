@@ -240,6 +240,16 @@ class Tagging(Task):
     progress.close()
     evaluation = conlleval.evaluate(gold, predicted, scheme) if scheme else None
     report = Report({"accuracy": _accuracy(gold, predicted)}, tables={"per tag": _per_tag(gold, predicted)})
+    # Words the vocabulary lacks are where taggers differ most (they are read through their characters only).
+    known = set((self.vocabulary or self._make_vocabulary())["words"])
+    unknown = [g == p for (words, _), gs, ps in zip(sentences, gold, predicted)
+               for word, g, p in zip(words, gs, ps) if word not in known]
+    if unknown:
+      report.metrics["accuracy_unknown_words"] = sum(unknown) / len(unknown)
+      share = len(unknown) / max(sum(len(words) for words, _ in sentences), 1)
+      report.info["accuracy_unknown_words"] = (
+          f"the {len(unknown)} test words ({share:.1%}) outside the vocabulary (seen fewer than --min_count="
+          f"{self.options['min_count']} times in training)")
     if evaluation:
       overall = evaluation.overall
       report.metrics |= {"precision": overall.precision, "recall": overall.recall, "f1": overall.f1}

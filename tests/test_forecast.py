@@ -284,3 +284,15 @@ def test_the_linear_baseline_reads_windows_unnormalised_unless_told():
   assert config.resolve("forecast", "linear").options["window_norm"] == "none"
   assert config.resolve("forecast", "gru").options["window_norm"] == "last"
   assert config.resolve("forecast", "linear", options={"window_norm": "last"}).options["window_norm"] == "last"
+
+
+@pytest.mark.parametrize("dataset, horizon, batch_size, learning_rate", [
+    ("ett/h1", 96, 32, 5e-3), ("ett/h2", 720, 32, 0.05), ("ett/m1", 336, 8, 1e-4), ("ett/m2", 192, 32, 1e-3),
+    ("ett/m2", 336, 32, 1e-2)])
+def test_the_linear_baseline_trains_as_dlinears_script_for_that_series(dataset, horizon, batch_size, learning_rate):
+  training = config.resolve("forecast", "linear", options={"dataset": dataset, "horizon": horizon}).training
+  assert (training.batch_size, training.learning_rate, training.lr_decay) == (batch_size, learning_rate, 0.5)
+  flagged = config.resolve("forecast", "linear", overrides={"learning_rate": 0.3},
+                           options={"dataset": dataset, "horizon": horizon}).training
+  assert flagged.learning_rate == 0.3   # a flag still wins
+  assert config.resolve("forecast", "gru", options={"dataset": dataset}).training.learning_rate == 1e-3

@@ -146,6 +146,24 @@ def test_every_recurrent_preset_without_attention_tags(tmp_path):
   assert models.get("stacked_bigru").bidirectional
 
 
+def test_the_report_scores_words_outside_the_vocabulary_apart(tmp_path):
+  files = {"train": "the DET\ncat NOUN\nsat VERB\n\nthe DET\ncat NOUN\nsat VERB\n",
+           "valid": "the DET\ncat NOUN\n", "test": "the DET\ndog NOUN\nsat VERB\n\nthe DET\nemu NOUN\n"}
+  for name, text in files.items():
+    (tmp_path / name).write_text(text, encoding="utf-8")
+  task = tasks.create(config.resolve("tagging", "lstm", data=DataConfig(
+      data_file=",".join(str(tmp_path / name) for name in files))))
+  known = {"the": "DET", "cat": "NOUN", "sat": "VERB"}
+
+  def tag(tokens):   # right on every word the vocabulary holds, wrong on the others
+    return tf.constant([[known.get(t.decode(), "X") for t in row] for row in tokens.numpy()])
+
+  report = task._report(tag, 8)
+  assert report.metrics["accuracy"] == pytest.approx(3 / 5)
+  assert report.metrics["accuracy_unknown_words"] == 0.0
+  assert "the 2 test words (40.0%) outside the vocabulary" in report.info["accuracy_unknown_words"]
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists(os.path.join(EWT_DIR, "en_ewt-ud-train.conllu")), reason=f"no {EWT_DIR}")
 def test_ud_english_ewt_trains_from_the_command_line_and_evaluates_its_export(tmp_path):
@@ -162,3 +180,4 @@ def test_ud_english_ewt_trains_from_the_command_line_and_evaluates_its_export(tm
   report, _ = json.JSONDecoder().raw_decode(result.stdout)
   assert report["test"]["accuracy"] == pytest.approx(metrics["test"]["accuracy"], abs=1e-9)
   assert sum(row["gold"] for row in report["tables"]["per tag"]) == 25094   # every test word counted
+  assert 0 < report["test"]["accuracy_unknown_words"] < report["test"]["accuracy"]

@@ -287,9 +287,9 @@ def test_the_linear_baseline_reads_windows_unnormalised_unless_told():
 
 
 @pytest.mark.parametrize("dataset, horizon, batch_size, learning_rate", [
-    ("ett/h1", 96, 32, 5e-3), ("ett/h2", 720, 32, 0.05), ("ett/m1", 336, 8, 1e-4), ("ett/m2", 192, 32, 1e-3),
+    ("ett/h1", 96, 32, 5e-3), ("ett/h2", 720, 32, 5e-3), ("ett/m1", 336, 32, 5e-3), ("ett/m2", 192, 32, 1e-3),
     ("ett/m2", 336, 32, 1e-2)])
-def test_the_linear_baseline_trains_as_dlinears_script_for_that_series(dataset, horizon, batch_size, learning_rate):
+def test_the_linear_baseline_trains_with_the_series_own_dlinear_settings(dataset, horizon, batch_size, learning_rate):
   training = config.resolve("forecast", "linear", options={"dataset": dataset, "horizon": horizon}).training
   assert (training.batch_size, training.learning_rate, training.lr_decay) == (batch_size, learning_rate, 0.5)
   flagged = config.resolve("forecast", "linear", overrides={"learning_rate": 0.3},

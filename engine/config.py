@@ -111,14 +111,15 @@ def resolve(task_name, model_name, topology=None, overrides=None, data=DataConfi
   recipe_options = {k: v for k, v in preset.recipe.items() if k in task.options}
   recipe = {k: v for k, v in preset.recipe.items() if k not in task.options}
   options = resolve_options(task, options, recipe_options)
-  tuned = task(data, options).tuned_defaults(preset)
+  instance = task(data, options)
+  tuned = instance.tuned_defaults(preset)
   defaults = {name: s.default for name, s in TRAINING_SETTINGS.items()}
   settings = {**defaults, **{f: getattr(preset, f) for f in MODEL_SETTINGS}, **tuned, **recipe, **overrides}
   if set(settings) - set(HYPERPARAMETERS):
     raise ValueError(f"unknown settings {sorted(set(settings) - set(HYPERPARAMETERS))}")
   spec = dataclasses.replace(preset, **{f: settings[f] for f in MODEL_SETTINGS}).validate()
   task.check_model(spec, topology)   # again with the settings resolved (--head, --char_units)
-  task(data, options).check_settings(spec, topology)
+  instance.check_settings(spec, topology)
   if spec.attention != "none" and topology != "seq2seq":
     fix = ("pass --topology=seq2seq, or use" if "seq2seq" in supported
            else f"--task={task_name} has no seq2seq topology: use")

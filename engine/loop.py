@@ -195,6 +195,9 @@ class Trainer:
       steps += 1
     return steps
 
+  def _pace(self):
+    return _Pace(self.max_steps_per_call, timed=not distribute.is_multi_worker(self.strategy))
+
   def reset_carried_state(self):
     for layer in self.stateful:
       layer.reset_state()
@@ -206,7 +209,7 @@ class Trainer:
       metric.reset_state()
     dataset = _shard_by_data(self.task.dataset(split, self.config.training.batch_size))
     iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
-    pace = _Pace(self.max_steps_per_call, timed=not distribute.is_multi_worker(self.strategy))
+    pace = self._pace()
     progress = Progress(f"Evaluating the {split} split", self.batches.get(split), unit="batches")
     while True:
       started = time.perf_counter()
@@ -238,7 +241,7 @@ class Trainer:
     writers = {split: tf.summary.create_file_writer(os.path.join(self.run.logs, split))
                for split in ("train", "validation")}
     segment_start = time.monotonic()
-    pace = _Pace(self.max_steps_per_call, timed=not distribute.is_multi_worker(self.strategy))
+    pace = self._pace()
 
     def account_time():
       nonlocal segment_start

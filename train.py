@@ -27,6 +27,9 @@ flags.DEFINE_string("model_dir", None, "The run directory; with a grid, the root
 flags.DEFINE_enum("strategy", "auto", distribute.STRATEGIES, "tf.distribute strategy: auto (multi_worker when "
                   "TF_CONFIG lists several workers, mirrored on several GPUs, else one device), one_device, "
                   "mirrored (all local GPUs) or multi_worker (TF_CONFIG; see docs/distributed.md).")
+flags.DEFINE_list("init_from", None, "Start from the weights of earlier runs: their token embedding and recurrent "
+                  "layers, matched by role, and their vocabulary (e.g. a language_model run; for a bidirectional "
+                  "model a forward and a --backwards one, comma-separated). The head starts fresh.")
 flags.DEFINE_boolean("print_config", False, "Print the resolved config.json of every run asked for (all task tuned "
                      "defaults applied) and exit without training.")
 HYPERPARAMETER_FLAGS = cli.define_flags(config.HYPERPARAMETERS,
@@ -42,12 +45,13 @@ FLAGS = flags.FLAGS
 def main(argv):
   request = (FLAGS.task, FLAGS.model, FLAGS.topology, cli.explicit(HYPERPARAMETER_FLAGS), cli.data_config(),
              cli.explicit(OPTION_FLAGS), FLAGS.model_dir)
+  more = {"init_from": tuple(FLAGS.init_from or ())}
   if FLAGS.print_config:
-    for planned_run in grid.plan(*request, check=False):
+    for planned_run in grid.plan(*request, check=False, **more):
       print(json.dumps({"model_dir": planned_run.path, **planned_run.config.to_json()}, indent=2))
     return
   strategy = distribute.make_strategy(FLAGS.strategy)   # before any other TensorFlow op
-  planned = grid.plan(*request)
+  planned = grid.plan(*request, **more)
   for planned_run in planned:
     run.train_and_export(planned_run.config, planned_run.path, strategy)
 

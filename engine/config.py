@@ -7,10 +7,13 @@ config.json and into the export's assets.
 """
 
 import dataclasses
+import os
 
 import models
 import tasks
 from common.errors import UserError
+from common.files import read_json
+from engine import transfer
 from common.settings import setting, settings_of, validate
 from tasks.base import DataConfig
 
@@ -41,6 +44,16 @@ class TrainingSpec:
                                          ">= 7.0; refused elsewhere).")
   jit_compile: bool = setting(False, "XLA-compile the training step (often faster on GPU; slower for LSTMs on CPU).",
                               resumable=True)
+  # Fine-tuning schedules (engine/fine_tuning.py), for runs started --init_from a pretrained one, or any run.
+  lr_schedule: str = setting("epoch_decay", "How the learning rate moves: epoch_decay (x --lr_decay after every "
+                                            "epoch) or slanted_triangular (ULMFiT: up linearly over the first 10 % "
+                                            "of steps from 1/32 of --learning_rate, then down linearly).",
+                             choices=("epoch_decay", "slanted_triangular"))
+  discriminative_lr: float = setting(1.0, "Divide the learning rate by this for each layer group below the top "
+                                          "(head; recurrent layers; embedding), as ULMFiT (2.6).", at_least=1,
+                                     note="1: one rate for all")
+  gradual_unfreezing: bool = setting(False, "Train only the top layer group in the first epoch and unfreeze one more "
+                                            "group below it each epoch (ULMFiT).")
 
   def validate(self):
     return validate(self)
@@ -62,10 +75,12 @@ class RunConfig:
   training: TrainingSpec
   data: DataConfig
   options: dict = dataclasses.field(default_factory=dict)  # the task's own settings (Task.options)
+  init_from: tuple = ()   # run directories whose weights the run starts from (engine/transfer.py)
 
   def to_json(self):
     config = dataclasses.asdict(self)
     del config["model"]["recipe"]   # already applied: the resolved settings are what ran
+    config["init_from"] = list(self.init_from)
     return config
 
   def to_flags(self, model_dir):
@@ -73,7 +88,8 @@ class RunConfig:
     values = {"task": self.task, "model": self.model.name, "topology": self.topology, "model_dir": model_dir,
               **{name: getattr(self.model, name) for name in MODEL_SETTINGS},
               **{name: getattr(self.training, name) for name in TRAINING_SETTINGS}, **self.options,
-              **{k: v for k, v in dataclasses.asdict(self.data).items() if v is not None and v != DataConfig.encoding}}
+              **{k: v for k, v in dataclasses.asdict(self.data).items() if v is not None and v != DataConfig.encoding},
+              **({"init_from": ",".join(self.init_from)} if self.init_from else {})}
     return [f"--{name}" if value is True else f"--no{name}" if value is False else f"--{name}={value}"
             for name, value in values.items()]
 
@@ -81,11 +97,13 @@ class RunConfig:
   def from_json(cls, d):
     model = {k: v for k, v in d["model"].items() if k != "recipe"}
     return cls(task=d["task"], topology=d["topology"], model=models.ModelSpec(**model),
-               training=TrainingSpec(**d["training"]), data=DataConfig(**d["data"]), options=d.get("options", {}))
+               training=TrainingSpec(**d["training"]), data=DataConfig(**d["data"]), options=d.get("options", {}),
+               init_from=tuple(d.get("init_from", ())))
 
 
-def resolve(task_name, model_name, topology=None, overrides=None, data=DataConfig(), options=None):
-  """Builds a validated RunConfig; `overrides` and `options` hold only the flags the user set explicitly.
+def resolve(task_name, model_name, topology=None, overrides=None, data=DataConfig(), options=None, init_from=()):
+  """Builds a validated RunConfig; `overrides` and `options` hold only the flags the user set explicitly;
+  `init_from`: run directories to start from (their weights fix some settings: engine/transfer.py).
 
   Raises UserError for an unknown name, an impossible task/topology pair or a bad value.
   """
@@ -110,11 +128,19 @@ def resolve(task_name, model_name, topology=None, overrides=None, data=DataConfi
                     "(--data_dir / --manual_dir).")
   recipe_options = {k: v for k, v in preset.recipe.items() if k in task.options}
   recipe = {k: v for k, v in preset.recipe.items() if k not in task.options}
+  inherited = {}
+  if init_from:
+    sources = read_sources(init_from)
+    given = {k: v for k, v in (options or {}).items() if v is not None}
+    _refuse_foreign(task, given, "train")
+    inherited, carried_options = transfer.check(sources, task, preset, topology, overrides, given)
+    recipe_options |= carried_options
   options = resolve_options(task, options, recipe_options)
   instance = task(data, options)
   tuned = instance.tuned_defaults(preset)
   defaults = {name: s.default for name, s in TRAINING_SETTINGS.items()}
-  settings = {**defaults, **{f: getattr(preset, f) for f in MODEL_SETTINGS}, **tuned, **recipe, **overrides}
+  settings = {**defaults, **{f: getattr(preset, f) for f in MODEL_SETTINGS}, **tuned, **recipe, **inherited,
+              **overrides}
   if set(settings) - set(HYPERPARAMETERS):
     raise ValueError(f"unknown settings {sorted(set(settings) - set(HYPERPARAMETERS))}")
   spec = dataclasses.replace(preset, **{f: settings[f] for f in MODEL_SETTINGS}).validate()
@@ -130,7 +156,30 @@ def resolve(task_name, model_name, topology=None, overrides=None, data=DataConfi
     raise UserError(f"--pooling={overrides['pooling']} applies to many_to_one models (it sums a sequence up in one "
                     f"vector); --topology={topology} does not pool. Leave --pooling unset.")
   training = TrainingSpec(**{f: settings[f] for f in TRAINING_SETTINGS}).validate()
-  return RunConfig(task=task_name, topology=topology, model=spec, training=training, data=data, options=options)
+  return RunConfig(task=task_name, topology=topology, model=spec, training=training, data=data, options=options,
+                   init_from=tuple(init_from))
+
+
+def read_sources(paths):
+  """The runs --init_from names, as engine/transfer.Source; a path that holds no readable run is a UserError."""
+  sources = []
+  for path in paths:
+    config_path = os.path.join(path, "config.json")
+    if not os.path.exists(config_path):
+      raise UserError(f"--init_from={path} holds no run (no config.json); pass the directory of a trained run.")
+    try:
+      source_config = RunConfig.from_json(read_json(config_path))
+    except (OSError, ValueError, TypeError, KeyError) as e:
+      raise UserError(f"--init_from={path}: {config_path} is unreadable ({e}).") from None
+    metrics_path = os.path.join(path, "metrics.json")
+    try:
+      metrics = read_json(metrics_path) if os.path.exists(metrics_path) else {}
+    except (OSError, ValueError):
+      metrics = {}
+    sources.append(transfer.Source(path, source_config, metrics if isinstance(metrics, dict) else {}))
+  if len(set(paths)) != len(paths):
+    raise UserError(f"--init_from={','.join(paths)} names a run twice.")
+  return sources
 
 
 def defaults_in_words(name):

@@ -18,7 +18,7 @@ class PlannedRun:
 
 
 def plan(task_names, model_names, topologies=None, overrides=None, data=DataConfig(), options=None, model_dir=None,
-         check=True):
+         check=True, init_from=()):
   """[PlannedRun] for every combination, all validated (settings, data, run directories) before any is trained
   (with check=False: the settings only, as --print_config shows them).
 
@@ -28,6 +28,7 @@ def plan(task_names, model_names, topologies=None, overrides=None, data=DataConf
     data: where the data is (DataConfig).
     options: task options set explicitly.
     model_dir: the run directory (one run) or the grid's root (default "runs").
+    init_from: run directories every run starts from (their embedding and recurrent weights; engine/transfer.py).
 
   Example:
   >>> runs = plan(["mnist"], ["lstm", "gru"], model_dir="runs/", data=DataConfig(data_dir="../shared/tfds"))
@@ -38,7 +39,7 @@ def plan(task_names, model_names, topologies=None, overrides=None, data=DataConf
   combos = list(dict.fromkeys(combos))
   planned = []
   for task_name, model_name, topology in combos:
-    resolved = config.resolve(task_name, model_name, topology, overrides, data, options)
+    resolved = config.resolve(task_name, model_name, topology, overrides, data, options, init_from)
     if len(combos) == 1 and model_dir:
       path = model_dir
     else:

@@ -20,7 +20,7 @@ import keras
 import tensorflow as tf
 
 import models
-from engine import distribute, stopping, tensorboard
+from engine import distribute, fine_tuning, stopping, tensorboard
 from common.errors import UserError, first_line
 from common.progress import Progress
 
@@ -69,10 +69,16 @@ class Trainer:
     self.batches = {}   # split -> batches of one evaluation pass, once one has run
     self.strategy = strategy or tf.distribute.get_strategy()
     training = config.training
+    self.groups = fine_tuning.layer_groups(model)
+    depths = fine_tuning.group_of(model)
+    self._depth = [depths[v.path] for v in model.trainable_variables]
     with self.strategy.scope():
-      self.optimizer = keras.optimizers.Adam(training.learning_rate, global_clipnorm=training.clipnorm or None,
-                                             use_ema=training.ema_momentum > 0,
-                                             ema_momentum=training.ema_momentum or 0.99)
+      self.optimizer = fine_tuning.LayerwiseAdam(
+          depths, training.discriminative_lr, learning_rate=training.learning_rate,
+          global_clipnorm=training.clipnorm or None, use_ema=training.ema_momentum > 0,
+          ema_momentum=training.ema_momentum or 0.99)
+      # With --gradual_unfreezing, the groups this deep below the top or deeper get no update this epoch.
+      self.frozen_depth = tf.Variable(len(self.groups) + 1, trainable=False, dtype=tf.int32)
       if training.mixed_precision:  # scales the loss so float16 gradients do not underflow
         self.optimizer = keras.optimizers.LossScaleOptimizer(self.optimizer)
       self.optimizer.build(model.trainable_variables)
@@ -151,6 +157,8 @@ class Trainer:
         loss += tf.nn.scale_regularization_loss(tf.add_n(self.model.losses))
       scaled = self.optimizer.scale_loss(loss)  # the loss itself, unless a LossScaleOptimizer scales it
     gradients = tape.gradient(scaled, self.model.trainable_variables)
+    if self.config.training.gradual_unfreezing:   # frozen: a zero gradient, and Adam's moments stay zero
+      gradients = [_scaled(g, tf.cast(depth < self.frozen_depth, g.dtype)) for g, depth in zip(gradients, self._depth)]
     self.optimizer.apply_gradients(zip(gradients, self.model.trainable_variables))
     for metric in self.train_metrics.values():
       metric.update_state(targets, outputs)
@@ -262,6 +270,8 @@ class Trainer:
       epoch = int(self.loop.epoch)
       learning_rate = training.learning_rate * training.lr_decay**epoch
       self.optimizer.learning_rate = learning_rate
+      if training.gradual_unfreezing:
+        self.frozen_depth.assign(fine_tuning.frozen_depth(epoch, len(self.groups)))
       dataset = self.task.dataset("train", training.batch_size, shuffle_seed=training.seed * 100_003 + epoch)
       dataset = _shard_by_data(dataset.skip(int(self.loop.step_in_epoch)))
       iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
@@ -278,6 +288,9 @@ class Trainer:
         count = pace.next_count()
         if every:   # a call ends on every checkpoint step
           count = min(count, every - step % every)
+        if training.lr_schedule == "slanted_triangular":   # set per graph call: a call is a few steps
+          learning_rate = training.learning_rate * fine_tuning.slanted_triangular(step, self._total_steps())
+          self.optimizer.learning_rate = learning_rate
         started = time.perf_counter()
         ran, total, examples, finite = (t.numpy() for t in self._train_steps(iterator, tf.constant(count, tf.int64)))
         seconds = time.perf_counter() - started
@@ -335,6 +348,13 @@ class Trainer:
       progress.close(validation, improved)
       if on_epoch_end:
         on_epoch_end({"epoch": epoch + 1, "train": train, "validation": validation})
+
+  def _total_steps(self):
+    """The run's training steps: --epochs x the steps of an epoch (counted once, before the first has ended)."""
+    if not int(self.loop.steps_per_epoch):
+      batches = self.task.dataset("train", self.config.training.batch_size, shuffle_seed=0)
+      self.loop.steps_per_epoch.assign(sum(1 for _ in batches))
+    return self.config.training.epochs * int(self.loop.steps_per_epoch)
 
   @contextlib.contextmanager
   def _averaged_weights(self):
@@ -394,6 +414,13 @@ def _recover_checkpoint_index(directory):
   log.warning("%s/checkpoint (the index of this run's checkpoints) was missing or unreadable; rebuilt it from %s.",
               directory, ", ".join(os.path.basename(p) for p in paths))
   tf.compat.v1.train.update_checkpoint_state(directory, paths[-1], all_model_checkpoint_paths=paths)
+
+
+def _scaled(gradient, factor):
+  """A gradient times a scalar; an embedding's (tf.IndexedSlices, only the rows read) stays sparse."""
+  if isinstance(gradient, tf.IndexedSlices):
+    return tf.IndexedSlices(gradient.values * factor, gradient.indices, gradient.dense_shape)
+  return gradient * factor
 
 
 def _float32(outputs):

@@ -11,7 +11,8 @@ import tensorflow as tf
 
 import models
 import tasks
-from engine import distribute, export, provenance, stopping, tensorboard
+from engine import distribute, export, provenance, stopping, tensorboard, transfer
+from engine.config import read_sources
 from common import exports
 from common.errors import UserError
 from engine.loop import Trainer
@@ -98,11 +99,19 @@ def _train_and_export(config, run, fresh, strategy, restore_from, keep_directory
     if config.training.deterministic:
       tf.config.experimental.enable_op_determinism()
     distribute.set_precision(config.training.mixed_precision)
+    sources = read_sources(config.init_from) if config.init_from else []
+    if sources:
+      transfer.carry_vocabulary(sources, task, restore_from.path)
     io = task.prepare(restore_from.path, config.training.batch_size)
     with strategy.scope():
       model = models.build(spec, config.topology, io)
     trainer = Trainer(model, task, config, run, strategy)
-    history = restore_from.metrics().get("history", []) if trainer.restore(restore_from.checkpoints) else []
+    resumed = trainer.restore(restore_from.checkpoints)
+    if sources and not resumed:   # a resumed run has its own weights by now
+      landed = transfer.initialize(model, sources)
+      log.info("Started from %s: %s.", ", ".join(config.init_from), "; ".join(landed))
+      run.update_metrics(init_from={"runs": [_source_summary(s) for s in sources], "weights": landed})
+    history = restore_from.metrics().get("history", []) if resumed else []
     history = [h for h in history if h["epoch"] <= int(trainer.loop.epoch)]
 
     def record(epoch):
@@ -139,6 +148,13 @@ def _train_and_export(config, run, fresh, strategy, restore_from, keep_directory
   except BaseException as e:
     run.update_metrics(status="failed", error=f"{type(e).__name__}: {e}".strip())
     raise
+
+
+def _source_summary(source):
+  """What metrics.json records of a run this one started from."""
+  return {"run": source.path, "task": source.config.task, "model": source.config.model.name,
+          "directions": list(source.directions()), "status": source.metrics.get("status"),
+          "epochs_trained": len(source.metrics.get("history", [])), "validation": source.metrics.get("validation")}
 
 
 def _remove_run(path, keep_directory):

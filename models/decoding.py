@@ -42,9 +42,13 @@ def continue_sequences(step, states, primes, num_steps, pick):
     picked = pick(logits)
     return t + 1, picked, states, chosen.write(t, picked)
 
+  # The batch may be known statically in the states and not in the ids (a vectorizer's ragged output): both vary.
   _, _, _, chosen = tf.while_loop(
       lambda t, *_: t < total, body,
-      (0, padded[:, 0], states, tf.TensorArray(tf.int32, size=tf.maximum(total, 0))))
+      (0, padded[:, 0], states, tf.TensorArray(tf.int32, size=tf.maximum(total, 0))),
+      shape_invariants=(tf.TensorShape([]), tf.TensorShape([None]),
+                        tf.nest.map_structure(lambda s: tf.TensorShape([None, *s.shape[1:]]), states),
+                        tf.TensorShape(None)))
   chosen = tf.transpose(chosen.stack())                            # [batch, total]
   # Row i's k-th new id was chosen at step lengths_i - 1 + k.
   k = tf.range(tf.reduce_max(num_steps))

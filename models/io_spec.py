@@ -22,3 +22,7 @@ class IOSpec:
   window: WindowSpec | None = None   # forecasting: the model maps windows to forecasts (models/forecaster.py)
   char_vocab: int | None = None      # token inputs that are words: character ids a model may read of each word
                                      # (input "char_ids" [batch, words, chars], 0 = padding), with --char_units
+  # many_to_many over a large vocabulary (language models): the model also takes the ids to predict ("next_ids"
+  # [batch, steps]) and outputs their log-probabilities [batch, steps] (models/sampled_softmax.py), estimated in
+  # training from this many sampled candidates (0: exact).
+  sampled_softmax: int | None = None

@@ -7,6 +7,7 @@ many_to_one), `variants` maps that topology to the subclass that serves it, so i
 
 from common.errors import UserError
 from tasks.forecast import Forecast
+from tasks.language_model import LanguageModel
 from tasks.mnist import Mnist
 from tasks.mnist_drawing import MnistDrawing
 from tasks.sentiment import Sentiment
@@ -33,6 +34,7 @@ register(TextGeneration)
 register(Forecast)
 register(Translation)
 register(Tagging)
+register(LanguageModel)
 
 
 def all_classes():

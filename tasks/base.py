@@ -82,6 +82,11 @@ class Task(abc.ABC):
   causal_because: ClassVar[str] = ""          # why the task needs a unidirectional model (generation), if it does
   heads: ClassVar[tuple[str, ...]] = ("softmax",)   # the output layers its loss and decoding understand
   reads_characters: ClassVar[bool] = False    # whether its token inputs are words it can spell (IOSpec.char_vocab)
+  # For --init_from: what the task's token ids are (tasks with the same value read the same tokens, so the
+  # embedding and recurrent weights of one fit the other) and the run-directory files holding its vocabulary,
+  # which a run starting from its weights takes over. None: the task cannot start from another run's weights.
+  tokens: ClassVar[str | None] = None
+  vocabulary_files: ClassVar[tuple[str, ...]] = ()
 
   def __init__(self, data: DataConfig, options=None):
     self.data = data
@@ -109,6 +114,10 @@ class Task(abc.ABC):
   def check_settings(self, spec, topology):
     """Raises UserError for task options that make no sense with this preset and topology (called once all
     settings are resolved)."""
+
+  def reads_backwards(self):
+    """Whether the model reads every sequence from its end (a backward language model)."""
+    return False
 
   def dataset_name(self):
     """What the run reads, for metrics.json: the user's file or the tfds dataset."""

@@ -5,30 +5,16 @@ model takes raw strings. Reviews are cut at --max_tokens (p99 length is ~900 wor
 length buckets rather than padded to the longest review in the data.
 """
 
-import os
-import re
-
-import keras
 import tensorflow as tf
 
-from common.files import write_text_atomic
-from common.progress import Progress
 from common.settings import Setting
 from models import IOSpec
-from tasks import tfds_data
+from tasks import tfds_data, words
 from tasks.base import ClassificationTask
 
 BUCKETS = (64, 128, 192, 256, 384, 512, 640)
 SPLITS = {"train": "train[:90%]", "validation": "train[90%:]", "test": "test"}
 MANUAL_FILES = ("aclImdb_v1.tar.gz",)
-_PUNCTUATION = "[" + re.escape("!\"#$%&()*+,-./:;<=>?@[\\]^_`{|}~") + "]"
-
-
-def standardize(text):
-  """Lowercase, drop the <br /> tags IMDB keeps, and make punctuation tokens of its own ("!" carries sentiment)."""
-  text = tf.strings.lower(text)
-  text = tf.strings.regex_replace(text, r"<br\s*/?>", " ")
-  return tf.strings.regex_replace(text, _PUNCTUATION, r" \0 ")
 
 
 class Sentiment(ClassificationTask):
@@ -37,6 +23,8 @@ class Sentiment(ClassificationTask):
   topologies = ("many_to_one",)
   num_classes = 2
   class_names = ("negative", "positive")
+  tokens = words.TOKENS
+  vocabulary_files = (words.VOCABULARY_FILE,)
   options = {
       # 5,000: a smaller vocabulary turns the rare words (mostly one film's names) into the unknown token, which
       # the test reviews (other films) reward; measured from 30,000 to 2,500 in docs/results.md.
@@ -64,15 +52,9 @@ class Sentiment(ClassificationTask):
     return tfds_data.load(self.tfds_name, SPLITS[split], self.data, MANUAL_FILES)
 
   def prepare(self, artifacts_dir, batch_size=None):
-    path = os.path.join(artifacts_dir, "vocabulary.txt")
-    if os.path.exists(path):
-      with open(path, encoding="utf-8") as f:
-        vocabulary = f.read().split("\n")
-      self.vectorizer = _vectorizer(self.options["vocab_size"], vocabulary)
-    else:
-      self.vectorizer = _vectorizer(self.options["vocab_size"])
-      _adapt(self.vectorizer, self._reviews("train").map(lambda text, label: text).batch(1024))
-      write_text_atomic(path, "\n".join(self.vectorizer.get_vocabulary(include_special_tokens=False)))
+    self.vectorizer = words.load_or_fit(artifacts_dir, self.options["vocab_size"],
+                                        self._reviews("train").map(lambda text, label: text).batch(1024),
+                                        "the training reviews")
     return IOSpec(input_kind="tokens", input_size=self.vectorizer.vocabulary_size(),
                   output_size=self.num_classes, input_name="token_ids")
 
@@ -85,7 +67,7 @@ class Sentiment(ClassificationTask):
     if split not in self._encoded:
       ds = self._reviews(split).batch(1024).map(lambda text, label: (self.token_ids(text), label))
       # Unbatched ragged rows are plain tensors inside map, so the pad gives them a dense spec too.
-      ds = ds.unbatch().map(lambda ids, label: (_at_least_one_step(ids), label))
+      ds = ds.unbatch().map(lambda ids, label: (words.at_least_one_step(ids), label))
       self._encoded[split] = ds.cache()
     return self._encoded[split]
 
@@ -102,7 +84,7 @@ class Sentiment(ClassificationTask):
     self.vectorizer(tf.constant(["warm up the lookup table before export"]))
 
     def serve(text):
-      ids = _at_least_one_step(self.token_ids(text).to_tensor())
+      ids = words.at_least_one_step(self.token_ids(text).to_tensor())
       outputs = self.labelled(model(ids, training=False))
       return {"positive_probability": outputs["probabilities"][:, 1], **outputs}
 
@@ -110,25 +92,3 @@ class Sentiment(ClassificationTask):
 
   def raw_test_batches(self, batch_size):
     return self._reviews("test").batch(batch_size)
-
-
-def _at_least_one_step(ids):
-  """Pads the time (last) axis to >= 1 step: zero steps crash the RNN, one masked step reads as empty."""
-  missing = tf.maximum(0, 1 - tf.shape(ids)[-1])
-  return tf.pad(ids, tf.concat([tf.zeros([tf.rank(ids) - 1, 2], tf.int32), [[0, missing]]], axis=0))
-
-
-def _adapt(vectorizer, batches):
-  """TextVectorization.adapt's own steps (reset, a state update per batch, finalize), with progress shown."""
-  progress = Progress("Counting the vocabulary of the training reviews", unit="batches")
-  vectorizer.reset_state()
-  for batch in batches:
-    vectorizer.update_state(batch)
-    progress.update(1)
-  vectorizer.finalize_state()
-  progress.close()
-
-
-def _vectorizer(vocab_size, vocabulary=None):
-  return keras.layers.TextVectorization(
-      max_tokens=vocab_size, standardize=standardize, ragged=True, vocabulary=vocabulary, name="vectorize")

@@ -23,14 +23,14 @@ from common.exports import input_error
 from common.files import load_or_make_json, read_data_file
 from common.settings import Setting
 from models import IOSpec
-from models.decoding import continue_sequences, pick_ids
 from models.topologies.many_to_many import Generator
-from tasks import tfds_data
+from tasks import generation, tfds_data
 from tasks.base import SAMPLING_TEMPERATURE, Report, Task
 from tasks.token_loss import PADDING, TokenCrossEntropy, losses_and_mask
 
 UNKNOWN = 1     # ids: 0 is padding (token_loss.PADDING); characters start at 2
 MANUAL_FILES = ("input.txt",)
+CHARACTERS_FILE = "characters.json"   # the run's character vocabulary
 FILE_SPLITS = (0.9, 0.05, 0.05)   # a --data_file: first 90% train, next 5% validation, last 5% test
 MAX_CHARS = 100_000               # most characters one serving call generates
 EPOCH_SAMPLE_CHARS = 300          # generated for TensorBoard after every epoch
@@ -43,6 +43,8 @@ class TextGeneration(Task):
   monitor = ("nats_per_char", "min")
   causal_because = "it reads the text after each character, so it cannot generate"
   reads_data_file = True
+  tokens = "characters"
+  vocabulary_files = (CHARACTERS_FILE,)
   options = {
       "sequence_length": Setting(128, "textgen: characters per training window (the truncated-BPTT length).",
                                  at_least=2),
@@ -115,7 +117,7 @@ class TextGeneration(Task):
     return self._texts
 
   def prepare(self, artifacts_dir, batch_size=None):
-    self.characters = load_or_make_json(os.path.join(artifacts_dir, "characters.json"),
+    self.characters = load_or_make_json(os.path.join(artifacts_dir, CHARACTERS_FILE),
                                         lambda: sorted(set(self.texts()["train"])))
     self.lookup = keras.layers.StringLookup(vocabulary=self.characters, mask_token="", num_oov_indices=1,
                                             name="characters")
@@ -171,61 +173,17 @@ class TextGeneration(Task):
 
   def serving_endpoint(self, model):
     """serving_default takes batches (TF Serving's row format): a prime, a length and a temperature per row."""
-    generate = self._generator(model)
-    return ((lambda prime, num_chars, temperature: generate(prime, num_chars, temperature, 0)),
-            [tf.TensorSpec([None], tf.string, name="prime"), tf.TensorSpec([None], tf.int32, name="num_chars"),
-             tf.TensorSpec([None], tf.float32, name="temperature")],
-            [self.lookup])
+    (serve, signature), _ = generation.endpoints(self._generator(model), "chars")
+    return serve, signature, [self.lookup]
 
   def extra_endpoints(self, model):
-    return {
-        "generate": (self._one_generator(model),
-                     [tf.TensorSpec([], tf.string, name="prime"), tf.TensorSpec([], tf.int32, name="num_chars"),
-                      tf.TensorSpec([], tf.float32, name="temperature"), tf.TensorSpec([], tf.int32, name="top_k")]),
-        "score": (self._scorer(model), [tf.TensorSpec([None], tf.string, name="text")]),
-    }
+    _, generate_one = generation.endpoints(self._generator(model), "chars")
+    return {"generate": generate_one,
+            "score": (self._scorer(model), [tf.TensorSpec([None], tf.string, name="text")])}
 
   def _generator(self, model):
-    generator = Generator(model)
     self.lookup(tf.constant(["a"]))  # a fixed-vocabulary lookup must run once before export tracks it
-    alphabet = tf.constant(["", ""] + self.characters)
-
-    def generate(prime, num_chars, temperature, top_k):
-      """primes [N], num_chars [N], temperature [N], top_k (one for all) -> {"text": [N]}."""
-      prime_ids = self._char_ids(prime)
-      prime_ids = tf.ragged.boolean_mask(prime_ids, prime_ids > UNKNOWN)
-      checks = [
-          tf.debugging.assert_positive(prime_ids.row_lengths(), message="prime holds no character the model knows "
-                                       "(it is empty, or every character is outside the training vocabulary)"),
-          tf.debugging.assert_positive(num_chars, message="num_chars must be >= 1"),
-          tf.debugging.assert_less_equal(num_chars, MAX_CHARS, message=f"num_chars must be <= {MAX_CHARS}"),
-          tf.debugging.assert_non_negative(temperature, message="temperature must be >= 0"),
-          tf.debugging.assert_non_negative(top_k, message="top_k must be >= 0 (0: all characters)"),
-          tf.debugging.assert_equal(tf.shape(num_chars), tf.shape(prime), message="num_chars needs one per prime"),
-          tf.debugging.assert_equal(tf.shape(temperature), tf.shape(prime), message="temperature needs one per prime"),
-      ]
-      with tf.control_dependencies(checks):   # every input passes its check before it is used
-        prime_ids, num_chars, temperature = tf.identity(prime_ids), tf.identity(num_chars), tf.identity(temperature)
-
-      def run():
-        ids = continue_sequences(
-            generator.step, generator.start(tf.shape(prime)[0]), prime_ids, num_chars,
-            lambda logits: pick_ids(logits, temperature, top_k, banned=(PADDING, UNKNOWN)))
-        return tf.strings.reduce_join(tf.gather(alphabet, ids), axis=1)   # id 0 is "", so each row stops at its own
-
-      # An empty batch is answered with one (a recurrent layer cannot step zero rows).
-      return {"text": tf.cond(tf.size(prime) > 0, run, lambda: tf.zeros([0], tf.string))}
-
-    return generate
-
-  def _one_generator(self, model):
-    """The `generate` endpoint: one prime, as a person at a prompt asks (scalars in, a scalar out)."""
-    generate = self._generator(model)
-
-    def generate_one(prime, num_chars, temperature, top_k):
-      return {"text": generate(prime[None], num_chars[None], temperature[None], top_k)["text"][0]}
-
-    return generate_one
+    return generation.generator(model, self._char_ids, self.characters, "", MAX_CHARS, "chars", "character")
 
   def _scorer(self, model):
     generator = Generator(model)

@@ -14,16 +14,21 @@ def losses_and_mask(targets, logits):
 
 class TokenCrossEntropy(keras.metrics.Metric):
   """The mean over every predicted token of a split (not a mean of batch means), reported in nats or
-  transformed: bits (nats / ln 2) or perplexity (exp)."""
+  transformed: bits (nats / ln 2) or perplexity (exp). It reads logits, or with from_log_probs the log-probabilities
+  of the targets themselves ([batch, steps], as a language model's sampled-softmax head gives them)."""
 
-  def __init__(self, name="nats_per_token", report=None):
+  def __init__(self, name="nats_per_token", report=None, from_log_probs=False):
     super().__init__(name=name)
     self.report = report or (lambda nats: nats)
+    self.from_log_probs = from_log_probs
     self.total = self.add_variable(shape=(), initializer="zeros", name="total")
     self.count = self.add_variable(shape=(), initializer="zeros", name="count")
 
   def update_state(self, targets, logits):
-    losses, mask = losses_and_mask(targets, logits)
+    if self.from_log_probs:
+      losses, mask = -logits, tf.cast(targets != PADDING, logits.dtype)
+    else:
+      losses, mask = losses_and_mask(targets, logits)
     self.total.assign_add(tf.reduce_sum(losses * mask))
     self.count.assign_add(tf.reduce_sum(mask))
 

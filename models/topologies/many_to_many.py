@@ -10,7 +10,10 @@ import tensorflow as tf
 from models import crf
 from models.inputs import input_and_features
 from models.recurrent import recurrent_stack
+from models.sampled_softmax import SampledSoftmax
 from models.stepping import Stepper
+
+NEXT_IDS = "next_ids"   # with IOSpec.sampled_softmax: the ids whose log-probabilities the model outputs
 
 
 def build(spec, io):
@@ -20,6 +23,8 @@ def build(spec, io):
     spec: a ModelSpec (cell, units, layers, direction, dropout, embedding size); with head "crf" the outputs are a
       linear-chain CRF's {"emissions", "transitions"} (models/crf.py), with char_units > 0 (and an IOSpec with
       char_vocab) the model also reads each word's characters ("char_ids" [batch, words, chars]).
+      With IOSpec.sampled_softmax set, the model also takes "next_ids" [batch, steps] and outputs their
+      log-probabilities [batch, steps] (a word-level language model; models/sampled_softmax.py).
     io: the task's IOSpec: token ids (masked, 0 = padding) or float features per step; `stateful_batch` makes the
       recurrent layers carry their state from one batch to the next (truncated BPTT) at that fixed batch size.
 
@@ -34,6 +39,11 @@ def build(spec, io):
   x = recurrent_stack(x, spec, return_sequences=True, stateful=io.stateful_batch is not None)
   if spec.dropout:
     x = keras.layers.Dropout(spec.dropout, name="head_dropout")(x)
+  if io.sampled_softmax is not None:   # log-probabilities of the ids the model is given to predict
+    next_ids = keras.Input(shape=(io.sequence_length,), batch_size=io.stateful_batch, dtype="int32", name=NEXT_IDS)
+    outputs = SampledSoftmax(io.output_size, io.sampled_softmax, name="head")([x, next_ids])
+    inputs = {**(inputs if isinstance(inputs, dict) else {io.input_name: inputs}), NEXT_IDS: next_ids}
+    return keras.Model(inputs, outputs, name=f"{spec.name}_many_to_many")
   outputs = keras.layers.Dense(io.output_size, name="head")(x)
   if spec.head == "crf":   # the scores become a CRF's emissions: {"emissions", "transitions"} (models/crf.py)
     outputs = crf.CRF(io.output_size, name="crf")(outputs)
@@ -63,4 +73,4 @@ class Generator:
   def step(self, inputs, states):
     x = tf.gather(self._embeddings, inputs) if self._embeddings is not None else inputs
     output, states = self._stepper(x, states)
-    return self._head(output), states
+    return (self._head.logits(output) if isinstance(self._head, SampledSoftmax) else self._head(output)), states

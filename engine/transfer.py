@@ -60,6 +60,9 @@ def check(sources, task_class, preset, topology, overrides, options):
     raise UserError(f"--task={task_class.name} cannot start from another run's weights ({flag}); the tasks that can "
                     f"are: {', '.join(n for n in tasks.names() if tasks.get(n).tokens)}.")
   for source in sources:
+    if not os.path.exists(os.path.join(source.path, "best.weights.h5")):
+      raise UserError(f"--init_from={source.path} has no trained weights yet (best.weights.h5: it is written after "
+                      "the first epoch).")
     source_task = tasks.get(source.config.task, source.config.topology)
     if source_task.tokens != task_class.tokens:
       raise UserError(f"--init_from={source.path} is a {source.config.task} run, which reads "
@@ -145,9 +148,6 @@ def initialize(model, sources):
 
 def _trained_model(source):
   best = os.path.join(source.path, "best.weights.h5")
-  if not os.path.exists(best):
-    raise UserError(f"--init_from={source.path} has no trained weights yet (best.weights.h5: it is written after "
-                    "the first epoch).")
   io = source.task.prepare(source.path, source.config.training.batch_size)
   model = models.build(source.config.model, source.config.topology, io)
   try:

@@ -185,6 +185,22 @@ def test_sources_that_cannot_fit_are_named(forward, backward, mock_tfds, task, m
     resolve()
 
 
+def test_a_short_file_and_sources_of_two_vocabularies_or_without_weights_are_named(forward, tmp_path, mock_tfds):
+  short = tmp_path / "short.txt"
+  short.write_text("a b c\n" * 10)
+  with pytest.raises(UserError, match="holds 10 non-empty lines; a language model reads one document per line"):
+    LanguageModel(DataConfig(data_file=str(short))).check_data()
+  other_text = tmp_path / "other.txt"
+  other_text.write_text("\n".join(["one two three four ."] * 40))
+  other = tmp_path / "other"
+  _train(other, str(other_text), epochs=1, options={"backwards": True})
+  with pytest.raises(UserError, match=r"the --init_from runs have different vocabularies \(vocabulary.txt\)"):
+    config.resolve("sentiment", "bilstm", init_from=(forward[0], str(other)))
+  os.remove(other / "best.weights.h5")
+  with pytest.raises(UserError, match="has no trained weights yet"):
+    config.resolve("sentiment", "lstm", options={"vocab_size": 20_000}, init_from=(str(other),))
+
+
 def test_a_source_that_is_no_run_or_reads_other_tokens_is_named(tmp_path, mock_tfds):
   with pytest.raises(UserError, match="holds no run"):
     config.resolve("sentiment", "lstm", init_from=(str(tmp_path),))
@@ -192,6 +208,7 @@ def test_a_source_that_is_no_run_or_reads_other_tokens_is_named(tmp_path, mock_t
   textgen.mkdir()
   resolved = config.resolve("textgen", "lstm", data=DataConfig(data_file="x.txt"))
   (textgen / "config.json").write_text(json.dumps(resolved.to_json()))
+  (textgen / "best.weights.h5").write_bytes(b"")
   with pytest.raises(UserError, match="a textgen run, which reads characters; --task=sentiment reads words"):
     config.resolve("sentiment", "lstm", init_from=(str(textgen),))
 

@@ -39,6 +39,8 @@ CASES = {
     "mnist-drawing": ("one_to_many", {}, None, "labels=[3, 7];temperature=[0.0, 0.8]", {"images"}),
     "textgen": ("many_to_many", {"sequence_length": 16}, "verse.txt",
                 "prime=['to be', 'that'];num_chars=[20, 5];temperature=[0.8, 0.0]", {"text"}),
+    "language_model": ("many_to_many", {"sampled_softmax": 4}, "verse.txt",
+                       "prime=['to be', 'that'];num_words=[5, 2];temperature=[0.8, 0.0]", {"text"}),
     "forecast": ("many_to_one", {"input_length": 24, "horizon": 6}, "sine.csv",
                  f"window={[[[0.5, 5.0]] * 24] * 2}", {"forecast"}),
     "translation": ("seq2seq", {}, "pairs.tsv", "source=['ein hund .', 'zwei katzen .']", {"translation"}),

@@ -13,7 +13,7 @@ from tests.conftest import run_cli
 
 @pytest.mark.parametrize("args,message", [
     (["--model=lsmt", "--task=mnist"], "--model=lsmt is not a known model; choose one of: bigru, bigru_attention, bilstm"),
-    (["--model=lstm", "--task=imdb"], "--task=imdb is not a known task; choose one of: forecast, mnist, sentiment"),
+    (["--model=lstm", "--task=imdb"], "--task=imdb is not a known task; choose one of: forecast, language_model, mnist, sentiment"),
     (["--model=lstm", "--task=mnist", "--topology=many_to_many"],
      "--task=mnist cannot be trained as --topology=many_to_many; it supports: many_to_one"),
     (["--model=lstm", "--task=mnist", "--units=0"], "--units=0 is invalid; it must be >= 1"),

@@ -5,10 +5,38 @@ import inspect
 
 import tensorflow as tf
 
+from common.errors import UserError
+from common.exports import input_error
+from common.settings import Setting
 from models.decoding import continue_sequences, pick_ids
 from models.topologies.many_to_many import Generator
+from tasks.base import SAMPLING_TEMPERATURE
 
 PADDING, UNKNOWN = 0, 1   # every vocabulary's first two ids; neither is ever generated
+
+
+def settings(task, unit, singular, default, most):
+  """evaluate.py's settings of a generating task: --prime, --num_<unit>, --temperature, --top_k."""
+  return {
+      "prime": Setting(None, f"{task} (evaluate.py): also generate a sample that continues this text.", kind=str,
+                       train=False, evaluate=True),
+      f"num_{unit}": Setting(default, f"{task} (evaluate.py): {singular}s to generate after --prime.", at_least=1,
+                             at_most=most, train=False, evaluate=True),
+      "temperature": SAMPLING_TEMPERATURE,
+      "top_k": Setting(0, f"{task} (evaluate.py): sample among the k likeliest {singular}s.", at_least=0,
+                       note="0: all", train=False, evaluate=True),
+  }
+
+
+def sample(served, settings, unit):
+  """The export's `generate` endpoint on evaluate.py's settings: the continuation of --prime (a UserError naming the
+  prime when the export's own input checks refuse it)."""
+  count = f"num_{unit}"
+  try:
+    return served.generate(prime=settings["prime"], **{count: settings[count]}, top_k=settings["top_k"],
+                           temperature=settings["temperature"])["text"].numpy().decode("utf-8")
+  except tf.errors.InvalidArgumentError as e:
+    raise UserError(f"--prime={settings['prime']!r}: {input_error(e)}.") from None
 
 
 def generator(model, ids_of, vocabulary, separator, max_steps, unit, singular):

@@ -23,7 +23,6 @@ import numpy as np
 import tensorflow as tf
 
 from common.errors import UserError
-from common.exports import input_error
 from common.files import read_data_file
 from common.progress import Progress
 from common.settings import Setting
@@ -63,13 +62,7 @@ class LanguageModel(Task):
                                  at_least=0, note="0: the exact softmax in training too"),
       "backwards": Setting(False, "language_model: read every document from its end (a backward language model, "
                                   "to initialise a bidirectional model's backward direction)."),
-      "prime": Setting(None, "language_model (evaluate.py): also generate a sample that continues these words.",
-                       kind=str, train=False, evaluate=True),
-      "num_words": Setting(50, "language_model (evaluate.py): words to generate after --prime.", at_least=1,
-                           at_most=MAX_WORDS, train=False, evaluate=True),
-      "temperature": SAMPLING_TEMPERATURE,
-      "top_k": Setting(0, "language_model (evaluate.py): sample among the k likeliest words.", at_least=0,
-                       note="0: all", train=False, evaluate=True),
+      **generation.settings("language_model", "words", "word", 50, MAX_WORDS),
   }
 
   def __init__(self, data, options=None):
@@ -217,11 +210,7 @@ class LanguageModel(Task):
     report = Report({"nats_per_word": nats / max(count, 1), "perplexity": math.exp(nats / max(count, 1))})
     settings = self.evaluation_settings(settings)
     if settings["prime"] is not None:
-      try:
-        text = served.generate(prime=settings["prime"], num_words=settings["num_words"], top_k=settings["top_k"],
-                               temperature=settings["temperature"])["text"].numpy().decode("utf-8")
-      except tf.errors.InvalidArgumentError as e:   # the export's own input checks
-        raise UserError(f"--prime={settings['prime']!r}: {input_error(e)}.") from None
+      text = generation.sample(served, settings, "words")
       sample = f"{text} {settings['prime']}" if self.options["backwards"] else f"{settings['prime']} {text}"
       report.samples.append({"prime": settings["prime"], "text": sample})
       report.info["sample"] = (f"temperature {settings['temperature']:g}, top_k {settings['top_k']}; words as the "

@@ -19,7 +19,6 @@ import numpy as np
 import tensorflow as tf
 
 from common.errors import UserError
-from common.exports import input_error
 from common.files import load_or_make_json, read_data_file
 from common.settings import Setting
 from models import IOSpec
@@ -52,13 +51,7 @@ class TextGeneration(Task):
       "carry_state": Setting(False, "textgen: carry the recurrent state across consecutive training windows "
                                     "(truncated BPTT); false (default) trains on shuffled independent windows "
                                     "from a zero state."),
-      "prime": Setting(None, "textgen (evaluate.py): also generate a sample that continues this text.", kind=str,
-                       train=False, evaluate=True),
-      "num_chars": Setting(500, "textgen (evaluate.py): characters to generate after --prime.", at_least=1,
-                           at_most=MAX_CHARS, train=False, evaluate=True),
-      "temperature": SAMPLING_TEMPERATURE,
-      "top_k": Setting(0, "textgen (evaluate.py): sample among the k likeliest characters.", at_least=0,
-                       note="0: all", train=False, evaluate=True),
+      **generation.settings("textgen", "chars", "character", 500, MAX_CHARS),
   }
 
   def __init__(self, data, options=None):
@@ -219,11 +212,7 @@ class TextGeneration(Task):
     report = Report({"nats_per_char": nats, "bits_per_char": nats / math.log(2)})
     settings = self.evaluation_settings(settings)
     if settings["prime"] is not None:
-      try:
-        text = served.generate(prime=settings["prime"], num_chars=settings["num_chars"], top_k=settings["top_k"],
-                               temperature=settings["temperature"])["text"].numpy().decode("utf-8")
-      except tf.errors.InvalidArgumentError as e:   # the export's own input checks
-        raise UserError(f"--prime={settings['prime']!r}: {input_error(e)}.") from None
+      text = generation.sample(served, settings, "chars")
       report.samples.append({"prime": settings["prime"], "text": settings["prime"] + text})
       report.info["sample"] = f"temperature {settings['temperature']:g}, top_k {settings['top_k']}"
     return report

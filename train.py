@@ -8,6 +8,7 @@ model, which beat the preset. Starting a killed run again with the same command 
 """
 
 import json
+import os
 
 from common import quiet
 
@@ -45,7 +46,7 @@ FLAGS = flags.FLAGS
 def main(argv):
   request = (FLAGS.task, FLAGS.model, FLAGS.topology, cli.explicit(HYPERPARAMETER_FLAGS), cli.data_config(),
              cli.explicit(OPTION_FLAGS), FLAGS.model_dir)
-  more = {"init_from": tuple(FLAGS.init_from or ())}
+  more = {"init_from": tuple(os.path.abspath(path) for path in FLAGS.init_from or ())}   # replayable from anywhere
   if FLAGS.print_config:
     for planned_run in grid.plan(*request, check=False, **more):
       print(json.dumps({"model_dir": planned_run.path, **planned_run.config.to_json()}, indent=2))

@@ -9,10 +9,12 @@
 
 Layer groups, bottom to top, by role as engine/transfer.py maps them: the token embedding, each recurrent layer,
 and everything else (the head, pooling). Keras has neither per-variable learning rates nor freezing that keeps an
-optimizer's variables in place, hence the small Adam subclass and the gradient masks here.
+optimizer's variables in place, hence the small Adam subclass (with a step count of each variable's own for
+unfreezing) and the gradient masks here.
 """
 
 import keras
+from keras import ops
 
 CUT_FRACTION, RATIO = 0.1, 32   # ULMFiT's slanted triangular schedule
 
@@ -54,19 +56,43 @@ def frozen_depth(epoch, groups):
 
 @keras.saving.register_keras_serializable("rnnzoo")
 class LayerwiseAdam(keras.optimizers.Adam):
-  """Adam whose learning rate is divided by factor**depth for a variable `depth` groups below the top."""
+  """Adam whose learning rate is divided by factor**depth for a variable `depth` groups below the top.
 
-  def __init__(self, depths=None, factor=1.0, **kwargs):
+  With `frozen_depth` (a variable the loop sets each epoch for gradual unfreezing), the groups that deep or deeper
+  are frozen (the loop zeroes their gradients, so Adam's moments stay zero and they do not move) and each variable
+  counts its own steps since it was unfrozen for Adam's bias correction: with the global step count, a group
+  unfrozen late would take its first steps at about 3x the rate (1 - 0.9**k against sqrt(1 - 0.999**k)), moving
+  the lower layers most, the opposite of what unfreezing is for.
+  """
+
+  def __init__(self, depths=None, factor=1.0, frozen_depth=None, **kwargs):
     super().__init__(**kwargs)
-    self.depths, self.factor = dict(depths or {}), factor
+    self.depths, self.factor, self.frozen_depth = dict(depths or {}), factor, frozen_depth
 
   def build(self, var_list):
     super().build(var_list)
-    self._scales = [self.factor ** -self.depths.get(v.path, 0) for v in var_list]   # by the optimizer's index
+    self._depth_of = [self.depths.get(v.path, 0) for v in var_list]   # by the optimizer's variable index
+    self._scales = [self.factor ** -depth for depth in self._depth_of]
+    if self.frozen_depth is not None:
+      self._steps = [self.add_variable((), initializer="zeros", name="steps_unfrozen") for _ in var_list]
 
   def update_step(self, gradient, variable, learning_rate):
-    scale = self._scales[self._get_variable_index(variable)]
-    super().update_step(gradient, variable, learning_rate * scale if scale != 1 else learning_rate)
+    index = self._get_variable_index(variable)
+    scale = self._scales[index]
+    learning_rate = learning_rate * scale if scale != 1 else learning_rate
+    if self.frozen_depth is None:
+      return super().update_step(gradient, variable, learning_rate)
+    # Adam (as keras.optimizers.Adam, without amsgrad) with the variable's own step count.
+    steps = self._steps[index]
+    self.assign_add(steps, ops.cast(self._depth_of[index] < self.frozen_depth, steps.dtype))
+    step = ops.cast(ops.maximum(steps, 1.0), variable.dtype)
+    gradient = ops.cast(gradient, variable.dtype)
+    m, v = self._momentums[index], self._velocities[index]
+    alpha = (ops.cast(learning_rate, variable.dtype) * ops.sqrt(1 - ops.power(self.beta_2, step))
+             / (1 - ops.power(self.beta_1, step)))
+    self.assign_add(m, ops.multiply(ops.subtract(gradient, m), 1 - self.beta_1))
+    self.assign_add(v, ops.multiply(ops.subtract(ops.square(gradient), v), 1 - self.beta_2))
+    self.assign_sub(variable, ops.divide(ops.multiply(m, alpha), ops.add(ops.sqrt(v), self.epsilon)))
 
   def get_config(self):
     return {**super().get_config(), "depths": self.depths, "factor": self.factor}

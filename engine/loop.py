@@ -73,16 +73,16 @@ class Trainer:
     depths = fine_tuning.group_of(model)
     self._depth = [depths[v.path] for v in model.trainable_variables]
     with self.strategy.scope():
-      self.optimizer = fine_tuning.LayerwiseAdam(
-          depths, training.discriminative_lr, learning_rate=training.learning_rate,
-          global_clipnorm=training.clipnorm or None, use_ema=training.ema_momentum > 0,
-          ema_momentum=training.ema_momentum or 0.99)
       # With --gradual_unfreezing, the groups this deep below the top or deeper get no update this epoch.
       self.frozen_depth = tf.Variable(len(self.groups) + 1, trainable=False, dtype=tf.int32)
+      self.optimizer = fine_tuning.LayerwiseAdam(
+          depths, training.discriminative_lr, frozen_depth=self.frozen_depth if training.gradual_unfreezing else None,
+          learning_rate=training.learning_rate, global_clipnorm=training.clipnorm or None,
+          use_ema=training.ema_momentum > 0, ema_momentum=training.ema_momentum or 0.99)
       if training.mixed_precision:  # scales the loss so float16 gradients do not underflow
         self.optimizer = keras.optimizers.LossScaleOptimizer(self.optimizer)
       self.optimizer.build(model.trainable_variables)
-      self.train_metrics = task.metrics()
+      self.train_metrics = task.training_metrics()
       self.eval_metrics = task.metrics()
       self.eval_loss = keras.metrics.Mean(name="loss")
     self._compiled_replica_train_step = (tf.function(self._replica_train_step, jit_compile=True)
@@ -158,7 +158,7 @@ class Trainer:
       scaled = self.optimizer.scale_loss(loss)  # the loss itself, unless a LossScaleOptimizer scales it
     gradients = tape.gradient(scaled, self.model.trainable_variables)
     if self.config.training.gradual_unfreezing:   # frozen: a zero gradient, and Adam's moments stay zero
-      gradients = [_scaled(g, tf.cast(depth < self.frozen_depth, g.dtype)) for g, depth in zip(gradients, self._depth)]
+      gradients = [_scaled(g, depth < self.frozen_depth) for g, depth in zip(gradients, self._depth)]
     self.optimizer.apply_gradients(zip(gradients, self.model.trainable_variables))
     for metric in self.train_metrics.values():
       metric.update_state(targets, outputs)
@@ -417,7 +417,11 @@ def _recover_checkpoint_index(directory):
 
 
 def _scaled(gradient, factor):
-  """A gradient times a scalar; an embedding's (tf.IndexedSlices, only the rows read) stays sparse."""
+  """A gradient times a scalar (a bool: 0 or 1); an embedding's (tf.IndexedSlices, only the rows read) stays
+  sparse."""
+  if gradient is None:
+    return None
+  factor = tf.cast(factor, gradient.dtype)
   if isinstance(gradient, tf.IndexedSlices):
     return tf.IndexedSlices(gradient.values * factor, gradient.indices, gradient.dense_shape)
   return gradient * factor

@@ -108,7 +108,7 @@ def _train_and_export(config, run, fresh, strategy, restore_from, keep_directory
     trainer = Trainer(model, task, config, run, strategy)
     resumed = trainer.restore(restore_from.checkpoints)
     if sources and not resumed:   # a resumed run has its own weights by now
-      landed = transfer.initialize(model, sources)
+      landed = transfer.initialize(model, sources, backwards=task.reads_backwards())
       log.info("Started from %s: %s.", ", ".join(config.init_from), "; ".join(landed))
       run.update_metrics(init_from={"runs": [_source_summary(s) for s in sources], "weights": landed})
     history = restore_from.metrics().get("history", []) if resumed else []

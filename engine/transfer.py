@@ -95,7 +95,8 @@ def check(sources, task_class, preset, topology, overrides, options):
     for name in task_class.vocabulary_files:
       if not filecmp.cmp(*(os.path.join(s.path, name) for s in sources), shallow=False):
         raise UserError(f"the --init_from runs have different vocabularies ({name}); start from runs that share "
-                        "one (train the second with --init_from=<the first> or on the same text).")
+                        "one (language models trained on the same text, the same --data_file or tfds dataset with the "
+                        "same --vocab_size, fit the same vocabulary).")
   carried_options = {}
   vocab_sizes = {s.config.options.get("vocab_size") for s in sources} - {None}
   if "vocab_size" in task_class.options and vocab_sizes:
@@ -132,9 +133,10 @@ def carry_vocabulary(sources, task, run_path):
       shutil.copyfile(os.path.join(sources[0].path, name), target)
 
 
-def initialize(model, sources):
-  """Copies the sources' embedding and recurrent weights into `model` by role; returns what landed where."""
-  target = _roles(model, backwards=False)
+def initialize(model, sources, backwards=False):
+  """Copies the sources' embedding and recurrent weights into `model` (which reads backwards if `backwards`) by role;
+  returns what landed where. A role left without weights is an error, never a silent fresh start."""
+  target = _roles(model, backwards=backwards)
   landed = []
   for source in sorted(sources, key=lambda s: "forward" not in s.directions()):   # the forward one's embedding
     source_model = _trained_model(source)
@@ -143,6 +145,10 @@ def initialize(model, sources):
       if role in offered and not any(line.startswith(_name(role) + " ") for line in landed):
         _copy(offered[role], layer, role, source)
         landed.append(f"{_name(role)} <- {source.path}")
+  missing = [_name(role) for role in target if not any(line.startswith(_name(role) + " ") for line in landed)]
+  if missing:
+    raise UserError(f"--init_from={','.join(s.path for s in sources)} has nothing for this model's "
+                    f"{', '.join(missing)}; start from runs with at least as many layers in each direction.")
   return landed
 
 

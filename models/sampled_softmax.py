@@ -15,7 +15,8 @@ those ids' log-probabilities [batch, steps]:
 
 Why not tf.nn.sampled_softmax_loss: its candidate sampler is a stateful op whose state no checkpoint holds, so a
 resumed run would draw other candidates than an uninterrupted one; here the draws come from a Keras SeedGenerator,
-which the training checkpoint saves (engine/loop.py), and the arithmetic is the same (sampling with replacement).
+which the training checkpoint saves (engine/loop.py). The arithmetic is that of sampling with replacement
+(tf.nn.sampled_softmax_loss with unique=False).
 """
 
 import math
@@ -41,7 +42,8 @@ class SampledSoftmax(keras.layers.Layer):
 
   def logits(self, hidden):
     """hidden [..., units] -> logits [..., vocabulary]."""
-    return tf.matmul(tf.cast(hidden, tf.float32), tf.cast(self.kernel, tf.float32), transpose_b=True) + self.bias
+    return (tf.matmul(tf.cast(hidden, tf.float32), tf.cast(self.kernel, tf.float32), transpose_b=True)
+            + tf.cast(self.bias, tf.float32))
 
   def call(self, inputs, training=False):
     hidden, targets = inputs
@@ -57,20 +59,21 @@ class SampledSoftmax(keras.layers.Layer):
     return tf.reshape(log_probs, tf.shape(targets))
 
   def _expected_log_count(self, ids):
-    """log(samples x P(id)) under the log-uniform distribution P(id) = log((id + 2) / (id + 1)) / log(V + 1)."""
-    ids = tf.cast(ids, tf.float32)
-    p = (tf.math.log(ids + 2.0) - tf.math.log(ids + 1.0)) / math.log(self.vocabulary_size + 1.0)
+    """log(samples x P(id)) under the log-uniform distribution over 1..V-1: P(id) = log((id + 1) / id) / log(V).
+    Padding targets (id 0, never drawn, masked out of every loss) are counted as id 1, so they stay finite."""
+    ids = tf.cast(tf.maximum(ids, 1), tf.float32)
+    p = (tf.math.log(ids + 1.0) - tf.math.log(ids)) / math.log(float(self.vocabulary_size))
     return tf.math.log(self.samples * p)
 
   def _sampled(self, hidden, targets):
     uniform = keras.random.uniform((self.samples,), seed=self.seed_generator)
-    # Inverse of the log-uniform CDF: floor(exp(u log(V + 1))) - 1 lies in [0, V).
-    sampled = tf.cast(tf.floor(tf.exp(uniform * math.log(self.vocabulary_size + 1.0))), tf.int32) - 1
-    sampled = tf.clip_by_value(sampled, 0, self.vocabulary_size - 1)
-    kernel = tf.cast(self.kernel, tf.float32)
-    true_logits = (tf.reduce_sum(hidden * tf.gather(kernel, targets), axis=-1) + tf.gather(self.bias, targets)
+    # Inverse of the log-uniform CDF: floor(exp(u log V)) lies in [1, V).
+    sampled = tf.cast(tf.floor(tf.exp(uniform * math.log(float(self.vocabulary_size)))), tf.int32)
+    sampled = tf.clip_by_value(sampled, 1, self.vocabulary_size - 1)
+    kernel, bias = tf.cast(self.kernel, tf.float32), tf.cast(self.bias, tf.float32)
+    true_logits = (tf.reduce_sum(hidden * tf.gather(kernel, targets), axis=-1) + tf.gather(bias, targets)
                    - self._expected_log_count(targets))
-    sampled_logits = (tf.matmul(hidden, tf.gather(kernel, sampled), transpose_b=True) + tf.gather(self.bias, sampled)
+    sampled_logits = (tf.matmul(hidden, tf.gather(kernel, sampled), transpose_b=True) + tf.gather(bias, sampled)
                       - self._expected_log_count(sampled)[None])
     # A draw of the true id is no negative example ("accidental hits").
     sampled_logits = tf.where(sampled[None] == targets[:, None], -1e9, sampled_logits)

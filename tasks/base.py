@@ -151,6 +151,10 @@ class Task(abc.ABC):
   def metrics(self) -> dict:
     """Fresh keras metrics, name -> metric, updated with (targets, outputs)."""
 
+  def training_metrics(self) -> dict:
+    """The metrics the training loop reports of its own batches (default: metrics())."""
+    return self.metrics()
+
   @abc.abstractmethod
   def serving_endpoint(self, model):
     """(function, input_signature, resources to track) of the export's `serve` endpoint, on raw inputs."""

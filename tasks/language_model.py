@@ -111,15 +111,16 @@ class LanguageModel(Task):
     return tfds_data.load(self.tfds_name, SPLITS[split], self.data, MANUAL_FILES).map(lambda text, label: text)
 
   def prepare(self, artifacts_dir, batch_size=None):
-    self.vectorizer = words.load_or_fit(artifacts_dir, self.options["vocab_size"], self.texts("train").batch(1024),
-                                        "the training documents")
+    self.vectorizer = words.load_or_fit(artifacts_dir, self.options["vocab_size"],
+                                        lambda: self.texts("train").batch(1024), "the training documents")
     size = self.vectorizer.vocabulary_size()
     return IOSpec("tokens", size, size, input_name="token_ids", sampled_softmax=self.options["sampled_softmax"])
 
-  def token_ids(self, text):
-    """Strings [N] -> ragged int32 ids [N, (<= --max_tokens)], in reading order (reversed with --backwards)."""
+  def token_ids(self, text, whole=False):
+    """Strings [N] -> ragged int32 ids [N, (<= --max_tokens, or all if whole)], in reading order (reversed with
+    --backwards). A document is read from its start; a prime is read whole, so generation goes on from its end."""
     ids = tf.cast(self.vectorizer(text), tf.int32)
-    if self.options["max_tokens"]:
+    if self.options["max_tokens"] and not whole:
       ids = ids[:, :self.options["max_tokens"]]
     return _reverse_rows(ids) if self.options["backwards"] else ids
 
@@ -151,6 +152,12 @@ class LanguageModel(Task):
     return {"nats_per_word": TokenCrossEntropy("nats_per_word", from_log_probs=True),
             "perplexity": TokenCrossEntropy("perplexity", math.exp, from_log_probs=True)}
 
+  def training_metrics(self):
+    """In training the head gives the sampled softmax's estimate, well below the exact nats per word: named so."""
+    if not self.options["sampled_softmax"]:
+      return self.metrics()
+    return {"sampled_nats_per_word": TokenCrossEntropy("sampled_nats_per_word", from_log_probs=True)}
+
   # -- serving ----------------------------------------------------------------------------------
 
   def serving_endpoint(self, model):
@@ -165,7 +172,8 @@ class LanguageModel(Task):
   def _generator(self, model):
     """Generation in reading order: a backward model reads the prime from its end and writes the words before it."""
     self.vectorizer(tf.constant(["warm up the lookup table before export"]))
-    generate = generation.generator(model, self.token_ids, self.vectorizer.get_vocabulary()[2:], " ", MAX_WORDS,
+    generate = generation.generator(model, lambda text: self.token_ids(text, whole=True),
+                                    self.vectorizer.get_vocabulary()[2:], " ", MAX_WORDS,
                                     "words", "word")
     if not self.options["backwards"]:
       return generate
@@ -190,9 +198,10 @@ class LanguageModel(Task):
     return score
 
   def epoch_report(self, model):
-    """A passage generated after a validation document's first words, at the evaluation temperature."""
-    first = next(iter(self.texts("validation").take(1))).numpy().decode("utf-8")
-    prime = " ".join(first.split()[:EPOCH_SAMPLE[0]]) or "the"
+    """A passage generated after a validation document's first words (a backward model: before its last words), at
+    the evaluation temperature."""
+    document = next(iter(self.texts("validation").take(1))).numpy().decode("utf-8").split()
+    prime = " ".join(document[-EPOCH_SAMPLE[0]:] if self.options["backwards"] else document[:EPOCH_SAMPLE[0]]) or "the"
     text = tf.function(self._generator(model))(tf.constant([prime]), tf.constant([EPOCH_SAMPLE[1]]),
                                                tf.constant([SAMPLING_TEMPERATURE.default]), tf.constant(0))["text"]
     return Report(samples=[{"prime": prime, "generated": text.numpy()[0].decode("utf-8")}])

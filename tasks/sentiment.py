@@ -53,7 +53,7 @@ class Sentiment(ClassificationTask):
 
   def prepare(self, artifacts_dir, batch_size=None):
     self.vectorizer = words.load_or_fit(artifacts_dir, self.options["vocab_size"],
-                                        self._reviews("train").map(lambda text, label: text).batch(1024),
+                                        lambda: self._reviews("train").map(lambda text, label: text).batch(1024),
                                         "the training reviews")
     return IOSpec(input_kind="tokens", input_size=self.vectorizer.vocabulary_size(),
                   output_size=self.num_classes, input_name="token_ids")

@@ -35,14 +35,15 @@ def vectorizer(vocab_size, vocabulary=None):
 
 def load_or_fit(artifacts_dir, vocab_size, texts, what):
   """The vectorizer of the run in artifacts_dir: its vocabulary.txt if there is one (a resumed run, or one
-  carried over by --init_from), else fitted on `texts` (a dataset of string batches) and written there."""
+  carried over by --init_from), else fitted on texts() (a dataset of string batches, only read then: a run with
+  its vocabulary needs no training data to be rebuilt) and written there."""
   path = os.path.join(artifacts_dir, VOCABULARY_FILE)
   if os.path.exists(path):
     return vectorizer(None, read_vocabulary(artifacts_dir))
   fitted = vectorizer(vocab_size)
   progress = Progress(f"Counting the vocabulary of {what}", unit="batches")
   fitted.reset_state()   # TextVectorization.adapt's own steps, with progress shown
-  for batch in texts:
+  for batch in texts():
     fitted.update_state(batch)
     progress.update(1)
   fitted.finalize_state()

@@ -77,3 +77,17 @@ def test_a_run_on_the_slanted_schedule_sets_the_rate_per_call_and_learns(tmp_pat
   trainer.fit()
   assert rates[0] == pytest.approx(0.02 / 32)
   assert max(rates) == pytest.approx(0.02, rel=0.05) and rates[-1] < 0.2 * 0.02
+
+
+def test_a_group_unfrozen_late_takes_adams_first_step_not_a_larger_one():
+  import keras
+  top, below = keras.Variable([0.0], name="top"), keras.Variable([0.0], name="below")
+  frozen = tf.Variable(1)   # depth 1 and deeper frozen
+  optimizer = fine_tuning.LayerwiseAdam({top.path: 0, below.path: 1}, frozen_depth=frozen, learning_rate=0.01)
+  optimizer.build([top, below])
+  for _ in range(50):   # the loop zeroes a frozen group's gradients
+    optimizer.apply_gradients([(tf.ones([1]), top), (tf.zeros([1]), below)])
+  assert float(below[0]) == 0.0 and float(top[0]) == pytest.approx(-0.5, rel=1e-3)
+  frozen.assign(2)
+  optimizer.apply_gradients([(tf.ones([1]), top), (tf.ones([1]), below)])
+  assert float(below[0]) == pytest.approx(-0.01, rel=1e-3)   # Adam's first step: the learning rate itself

@@ -213,6 +213,17 @@ def test_a_source_that_is_no_run_or_reads_other_tokens_is_named(tmp_path, mock_t
     config.resolve("sentiment", "lstm", init_from=(str(textgen),))
 
 
+def test_a_backward_model_starts_from_a_backward_one(backward, text_file, tmp_path):
+  resolved = config.resolve("language_model", "lstm", data=DataConfig(data_file=text_file),
+                            options={"backwards": True}, init_from=(backward[0],))
+  model, sources = _target_model(resolved, str(tmp_path / "again"))
+  assert transfer.initialize(model, sources, backwards=True) == [
+      f"embedding <- {backward[0]}", f"recurrent layer 1 backward <- {backward[0]}"]
+  source = transfer._trained_model(sources[0]).get_layer("recurrent_lstm_0")
+  for a, b in zip(model.get_layer("recurrent_lstm_0").get_weights(), source.get_weights()):
+    np.testing.assert_array_equal(a, b)
+
+
 def test_a_fine_tuned_run_records_its_source_and_resumes_without_starting_over(forward, text_file, tmp_path,
                                                                                monkeypatch):
   path = tmp_path / "tuned"
@@ -222,12 +233,18 @@ def test_a_fine_tuned_run_records_its_source_and_resumes_without_starting_over(f
     _train(path, text_file, epochs=2, init_from=(forward[0],), checkpoint_every_steps=1)
   undo()
   before = json.loads((path / "metrics.json").read_text())["init_from"]
+  copies = []
+  original = transfer.initialize
+  monkeypatch.setattr(transfer, "initialize", lambda *args, **kw: copies.append(1) or original(*args, **kw))
   metrics = _train(path, text_file, epochs=2, init_from=(forward[0],), checkpoint_every_steps=1)
+  assert not copies   # the resumed run went on from its checkpoint, not from the source again
   assert metrics["status"] == "completed" and metrics["init_from"] == before
   assert before["weights"] == [f"embedding <- {forward[0]}", f"recurrent layer 1 forward <- {forward[0]}"]
   assert before["runs"][0]["task"] == "language_model" and before["runs"][0]["status"] == "completed"
   saved = json.loads((path / "config.json").read_text())
   assert saved["init_from"] == [forward[0]]
   assert f"--init_from={forward[0]}" in (path / "flags.txt").read_text()
-  # The fine-tuned model starts better than a fresh one: its first epoch's validation is already near the source's.
-  assert metrics["history"][0]["validation"]["perplexity"] < 2 * forward[1]["validation"]["perplexity"]
+  # It starts where the source is, well ahead of a fresh model after the same epoch.
+  fresh = _train(tmp_path / "fresh", text_file, epochs=1)
+  tuned = metrics["history"][0]["validation"]["perplexity"]
+  assert tuned < fresh["history"][0]["validation"]["perplexity"] and tuned < 1.5 * forward[1]["validation"]["perplexity"]

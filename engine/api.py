@@ -13,6 +13,7 @@ train.py checks is checked here too, before anything is written.
 """
 
 import dataclasses
+import os
 
 import keras
 
@@ -41,15 +42,23 @@ def _split_settings(task_names, settings):
   return hyperparameters, options
 
 
+def _init_from(settings):
+  """train.py's --init_from among the keyword settings (a run directory or a list of them), as absolute paths."""
+  given = settings.pop("init_from", None) or ()
+  return tuple(os.path.abspath(path) for path in ([given] if isinstance(given, str) else given))
+
+
 def resolve(task, model, topology=None, data=DataConfig(), **settings):
-  """The RunConfig train.py would run for these names and settings (every default applied).
+  """The RunConfig train.py would run for these names and settings (every default applied; `init_from=` a run
+  directory or a list of them, as train.py's --init_from).
 
   Example:
   >>> api.resolve("textgen", "stacked_lstm", sequence_length=64).model.units
   512
   """
+  init_from = _init_from(settings)
   hyperparameters, options = _split_settings([task], settings)
-  return config.resolve(task, model, topology, hyperparameters, data, options)
+  return config.resolve(task, model, topology, hyperparameters, data, options, init_from)
 
 
 @dataclasses.dataclass
@@ -99,8 +108,10 @@ def train_grid(task_names, model_names, model_dir="runs", topologies=None, data=
   """Every task x model (x topology) run, planned and checked before the first starts, then trained in turn under
   <model_dir>/<task>[-<dataset>]/<model>[-<topology>] (a single run: in model_dir itself). Returns their
   metrics.json contents in order."""
+  init_from = _init_from(settings)
   hyperparameters, options = _split_settings(task_names, settings)
-  planned = grid.plan(task_names, model_names, topologies, hyperparameters, data, options, model_dir)
+  planned = grid.plan(task_names, model_names, topologies, hyperparameters, data, options, model_dir,
+                      init_from=init_from)
   strategy = distribute.make_strategy("auto")
   return [run.train_and_export(p.config, p.path, strategy) for p in planned]
 

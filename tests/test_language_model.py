@@ -248,3 +248,10 @@ def test_a_fine_tuned_run_records_its_source_and_resumes_without_starting_over(f
   fresh = _train(tmp_path / "fresh", text_file, epochs=1)
   tuned = metrics["history"][0]["validation"]["perplexity"]
   assert tuned < fresh["history"][0]["validation"]["perplexity"] and tuned < 1.5 * forward[1]["validation"]["perplexity"]
+
+
+def test_the_python_api_takes_init_from_as_train_py_does(forward, mock_tfds, monkeypatch, tmp_path):
+  from engine import api
+  monkeypatch.chdir(os.path.dirname(forward[0]))
+  resolved = api.resolve("sentiment", "lstm", init_from=os.path.basename(forward[0]))
+  assert resolved.init_from == (forward[0],) and resolved.model.units == 16

@@ -19,11 +19,18 @@ from keras import ops
 CUT_FRACTION, RATIO = 0.1, 32   # ULMFiT's slanted triangular schedule
 
 
+def reading_layers(model):
+  """(the model's token Embedding layers, its recurrent layers bottom to top): what layer groups and --init_from's
+  roles (engine/transfer.py) are made of, found by type, not by name."""
+  embeddings = [layer for layer in model.layers if isinstance(layer, keras.layers.Embedding)]
+  recurrent = [layer for layer in model.layers if isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional))]
+  return embeddings, recurrent
+
+
 def layer_groups(model):
   """The model's trainable variables in groups, bottom to top: [embedding], each recurrent layer, [the rest]."""
   grouped, seen = [], set()
-  embeddings = [layer for layer in model.layers if isinstance(layer, keras.layers.Embedding)]
-  recurrent = [layer for layer in model.layers if isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional))]
+  embeddings, recurrent = reading_layers(model)
   for layer in embeddings + recurrent:
     variables = [v for v in layer.trainable_variables if id(v) not in seen]
     seen.update(id(v) for v in variables)

@@ -23,6 +23,7 @@ import keras
 import models
 import tasks
 from common.errors import UserError
+from engine import fine_tuning
 
 log = logging.getLogger("rnnzoo")
 
@@ -137,15 +138,16 @@ def initialize(model, sources, backwards=False):
   """Copies the sources' embedding and recurrent weights into `model` (which reads backwards if `backwards`) by role;
   returns what landed where. A role left without weights is an error, never a silent fresh start."""
   target = _roles(model, backwards=backwards)
-  landed = []
+  landed, filled = [], set()
   for source in sorted(sources, key=lambda s: "forward" not in s.directions()):   # the forward one's embedding
     source_model = _trained_model(source)
     offered = _roles(source_model, backwards=source.task.reads_backwards())
     for role, layer in target.items():
-      if role in offered and not any(line.startswith(_name(role) + " ") for line in landed):
+      if role in offered and role not in filled:
         _copy(offered[role], layer, role, source)
+        filled.add(role)
         landed.append(f"{_name(role)} <- {source.path}")
-  missing = [_name(role) for role in target if not any(line.startswith(_name(role) + " ") for line in landed)]
+  missing = [_name(role) for role in target if role not in filled]
   if missing:
     raise UserError(f"--init_from={','.join(s.path for s in sources)} has nothing for this model's "
                     f"{', '.join(missing)}; start from runs with at least as many layers in each direction.")
@@ -166,11 +168,10 @@ def _trained_model(source):
 def _roles(model, backwards):
   """{role: layer}: ("embedding",) -> the token Embedding; ("recurrent", i, direction) -> the i-th recurrent
   layer reading in `direction` (a bidirectional layer gives both)."""
-  embeddings = [layer for layer in model.layers if isinstance(layer, keras.layers.Embedding)]
+  embeddings, recurrent = fine_tuning.reading_layers(model)
   if len(embeddings) != 1:
     raise ValueError(f"{model.name} has {len(embeddings)} token embeddings; --init_from maps one")
   roles = {("embedding",): embeddings[0]}
-  recurrent = [layer for layer in model.layers if isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional))]
   for i, layer in enumerate(recurrent):
     if isinstance(layer, keras.layers.Bidirectional):
       roles[("recurrent", i, "forward")] = layer.forward_layer

@@ -93,7 +93,8 @@ def test_sigkilled_run_resumes_from_its_step_checkpoint_to_the_uninterrupted_fig
   process = subprocess.Popen([sys.executable, os.path.join(REPO, "train.py"), *flags, f"--model_dir={path}"],
                              cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
   deadline = time.monotonic() + 300
-  while not list(path.glob("checkpoints/ckpt-40.index")) and time.monotonic() < deadline:
+  state = path / "checkpoints" / "checkpoint"   # names ckpt-40 once that checkpoint is complete, not just begun
+  while not (state.exists() and "ckpt-40" in state.read_text()) and time.monotonic() < deadline:
     time.sleep(0.05)
   process.send_signal(signal.SIGKILL)
   process.wait()

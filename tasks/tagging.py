@@ -176,7 +176,8 @@ class Tagging(Task):
 
   def _tagger(self, model):
     """Padded words [N, W] ("" = padding) -> tags [N, W] ("" at padding), each word's tag probability (softmax head)
-    or each sentence's Viterbi score (CRF head), and the number of words."""
+    or each sentence's Viterbi score (CRF head), the number of words, and which words the vocabulary knows (the
+    others were read through their characters only)."""
     self.word_lookup(tf.constant(["a"]))   # fixed-vocabulary lookups must run once before export tracks them
     self.char_lookup(tf.constant(["a"]))
 
@@ -185,10 +186,12 @@ class Tagging(Task):
     def tag_batch(tokens):
       words = _at_least_one_step(tokens)
       mask = words != ""
-      outputs = model(feed(model, self.model_inputs(words)), training=False)
+      inputs = self.model_inputs(words)
+      outputs = model(feed(model, inputs), training=False)
       ids, confidence = decode(outputs, mask)
       tags = tf.where(mask, tf.gather(self.tag_names, ids), "")
-      result = {"tags": tags, "lengths": tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)}
+      result = {"tags": tags, "lengths": tf.reduce_sum(tf.cast(mask, tf.int32), axis=1),
+                "known": inputs["word_ids"] > UNKNOWN}
       if with_crf:
         result["score"] = confidence
       else:
@@ -196,7 +199,8 @@ class Tagging(Task):
       return result
 
     def nothing():
-      result = {"tags": tf.zeros([0, 0], tf.string), "lengths": tf.zeros([0], tf.int32)}
+      result = {"tags": tf.zeros([0, 0], tf.string), "lengths": tf.zeros([0], tf.int32),
+                "known": tf.zeros([0, 0], tf.bool)}
       return result | ({"score": tf.zeros([0])} if with_crf else {"probabilities": tf.zeros([0, 0])})
 
     def tag(tokens):   # an empty batch is answered with one (a recurrent layer cannot read zero rows)
@@ -224,26 +228,25 @@ class Tagging(Task):
                                    for tag in tags])
 
   def _report(self, tag, batch_size):
-    """Token accuracy, a per-tag table and (BIO tags) conlleval's chunk figures of `tag` on the test split."""
+    """Token accuracy, a per-tag table, the accuracy on words outside the vocabulary and (BIO tags) conlleval's
+    chunk figures of `tag` (a tagger's outputs) on the test split."""
     sentences, scheme = self.sentences()["test"], self.chunk_scheme()
-    gold, predicted = [], []
+    gold, predicted, unknown = [], [], []
     progress = Progress("Tagging the test split", len(sentences), unit="sentences")
     for start in range(0, len(sentences), batch_size):
       batch = sentences[start:start + batch_size]
       width = max(1, max(len(words) for words, _ in batch))
       tokens = tf.constant([words + [""] * (width - len(words)) for words, _ in batch])
-      tags = tag(tokens).numpy()
-      for (words, gold_tags), row in zip(batch, tags):
+      outputs = tag(tokens)
+      for (words, gold_tags), row, known in zip(batch, outputs["tags"].numpy(), outputs["known"].numpy()):
         gold.append(gold_tags)
         predicted.append([t.decode() for t in row[:len(words)]])
+        # Words the vocabulary lacks are where taggers differ most (they are read through their characters only).
+        unknown += [g == p for g, p, k in zip(gold_tags, predicted[-1], known) if not k]
       progress.update(len(batch))
     progress.close()
     evaluation = conlleval.evaluate(gold, predicted, scheme) if scheme else None
     report = Report({"accuracy": _accuracy(gold, predicted)}, tables={"per tag": _per_tag(gold, predicted)})
-    # Words the vocabulary lacks are where taggers differ most (they are read through their characters only).
-    known = set((self.vocabulary or self._make_vocabulary())["words"])
-    unknown = [g == p for (words, _), gs, ps in zip(sentences, gold, predicted)
-               for word, g, p in zip(words, gs, ps) if word not in known]
     if unknown:
       report.metrics["accuracy_unknown_words"] = sum(unknown) / len(unknown)
       share = len(unknown) / max(sum(len(words) for words, _ in sentences), 1)
@@ -275,12 +278,12 @@ class Tagging(Task):
     if not self.chunk_scheme():   # token accuracy is the loop's own metric; only chunk tags need decoding here
       return Report()
     tag = tf.function(self._tagger(model), reduce_retracing=True)
-    report = self._report(lambda tokens: tag(tokens)["tags"], 256)
+    report = self._report(tag, 256)
     return Report({k: report.metrics[k] for k in ("precision", "recall", "f1")}, report.info)
 
   def evaluate_served(self, served, batch_size, settings=None):
     """Test accuracy of every word, a per-tag table and chunk F1 (BIO tags), through the export's tag_tokens."""
-    return self._report(lambda tokens: served.tag_tokens(tokens=tokens)["tags"], batch_size)
+    return self._report(lambda tokens: served.tag_tokens(tokens=tokens), batch_size)
 
 
 def decode(outputs, mask):

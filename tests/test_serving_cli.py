@@ -45,7 +45,7 @@ CASES = {
                  f"window={[[[0.5, 5.0]] * 24] * 2}", {"forecast"}),
     "translation": ("seq2seq", {}, "pairs.tsv", "source=['ein hund .', 'zwei katzen .']", {"translation"}),
     "tagging": ("many_to_many", {}, "ner.txt", "sentences=['Anna visits Paris .', 'Acme calls Bert .']",
-                {"tags", "lengths", "probabilities"}),
+                {"tags", "lengths", "known", "probabilities"}),
 }
 
 

@@ -61,6 +61,7 @@ def test_the_export_tags_raw_sentences_and_tokens_and_evaluates_as_training_did(
   assert tags[0] == ["B-PER", "O", "B-LOC", "I-LOC", "O", "B-ORG", "O"]
   assert tags[1][:4] == ["B-PER", "O", "B-LOC", "O"] and tags[1][4:] == [""] * 3
   assert out["lengths"].numpy().tolist() == [7, 4, 0] and out["score"].shape == (3,)
+  assert out["known"].numpy()[1].tolist() == [True] * 4 + [False] * 3   # padding is no known word
   tokens = served.tag_tokens(tokens=tf.constant([["Globex", "calls", "Berlin", "."]]))
   assert [t.decode() for t in tokens["tags"].numpy()[0]] == ["B-ORG", "O", "B-LOC", "O"]
   assert served(sentences=tf.constant([], tf.string))["tags"].shape[0] == 0   # an empty batch, answered
@@ -156,7 +157,9 @@ def test_the_report_scores_words_outside_the_vocabulary_apart(tmp_path):
   known = {"the": "DET", "cat": "NOUN", "sat": "VERB"}
 
   def tag(tokens):   # right on every word the vocabulary holds, wrong on the others
-    return tf.constant([[known.get(t.decode(), "X") for t in row] for row in tokens.numpy()])
+    rows = [[t.decode() for t in row] for row in tokens.numpy()]
+    return {"tags": tf.constant([[known.get(t, "X") for t in row] for row in rows]),
+            "known": tf.constant([[t in known for t in row] for row in rows])}
 
   report = task._report(tag, 8)
   assert report.metrics["accuracy"] == pytest.approx(3 / 5)

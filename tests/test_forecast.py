@@ -191,6 +191,14 @@ def test_the_naive_baseline_repeats_the_last_value():
   np.testing.assert_allclose(_forecaster("none", False, "naive")(x), tf.repeat(x[:, -1:], 5, axis=1))
 
 
+def test_the_linear_baseline_starts_as_the_window_mean():
+  # DLinear's initialisation (weights 1/length on both maps, trend + rest = the window): before any training the
+  # forecast is each channel's mean over the window, at every horizon step.
+  x = tf.random.stateless_normal([2, 16, 3], seed=[7, 8])
+  np.testing.assert_allclose(_forecaster("none", True, "linear")(x),
+                             tf.repeat(tf.reduce_mean(x, axis=1, keepdims=True), 5, axis=1), atol=1e-5)
+
+
 def test_export_serves_raw_windows_in_original_units(tmp_path):
   csv = write_csv(tmp_path / "sine.csv", sines(300))
   resolved, task = make_task(csv, overrides={"units": 8, "epochs": 2})

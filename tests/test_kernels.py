@@ -10,8 +10,8 @@ fallback test still checks that the zoo's layers then equal Keras.
 """
 
 import logging
-import shutil
 import os
+import shutil
 
 import keras
 import numpy as np

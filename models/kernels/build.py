@@ -89,9 +89,12 @@ def _build(force):
 def _native_flags(compiler):
   """-march=native, less AVX512-FP16 where the compiler knows that flag: with it on (GCC 12 on Sapphire Rapids)
   the Eigen headers TensorFlow 2.21 ships fail to compile (PacketMathFP16.h), and the kernels use no half floats."""
-  probe = subprocess.run([compiler, "-march=native", "-mno-avx512fp16", "-x", "c++", "-E", "-o", os.devnull,
-                          os.devnull], capture_output=True, timeout=60)
-  return ["-march=native"] + (["-mno-avx512fp16"] if probe.returncode == 0 else [])
+  try:
+    accepted = subprocess.run([compiler, "-march=native", "-mno-avx512fp16", "-x", "c++", "-E", "-o", os.devnull,
+                               os.devnull], capture_output=True, timeout=60).returncode == 0
+  except (OSError, subprocess.TimeoutExpired):
+    accepted = False
+  return ["-march=native"] + (["-mno-avx512fp16"] if accepted else [])
 
 
 def _cpu_description():

@@ -30,6 +30,10 @@ SOURCE = Path(__file__).with_name("rnn_ops.cc")
 BUILD_DIR = Path(__file__).with_name("_build")
 # -ffp-contract=fast: fused multiply-adds in the cells' elementwise math; TF's --std=c++17 turns them off.
 FLAGS = ["-O3", "-shared", "-fPIC", "-ffp-contract=fast", "-Wno-deprecated-declarations", "-Wno-interference-size"]
+# Added to -march=native where the compiler knows them (probed when building, not on every load: the answer follows
+# from the compiler and the CPU, both in the cache key). -mno-avx512fp16: with AVX512-FP16 on (GCC 12 on Sapphire
+# Rapids) the Eigen headers TensorFlow 2.21 ships fail to compile (PacketMathFP16.h); the kernels use no half floats.
+NATIVE_IF_ACCEPTED = ["-mno-avx512fp16"]
 TIMEOUT_SECONDS = 900
 
 
@@ -49,10 +53,11 @@ def _build(force):
   if compiler is None:
     raise BuildError(f"no C++ compiler ({os.environ.get('CXX', 'g++')}) on PATH")
   cpu = _cpu_description()
-  command_flags = FLAGS + (_native_flags(compiler) if cpu else [])
+  command_flags = FLAGS + (["-march=native"] if cpu else [])
   key = hashlib.sha256("\n".join([
-      SOURCE.read_text(), " ".join(command_flags), tf.__version__, " ".join(tf.sysconfig.get_compile_flags()),
-      " ".join(tf.sysconfig.get_link_flags()), _compiler_version(compiler), cpu or "generic",
+      SOURCE.read_text(), " ".join(command_flags + (NATIVE_IF_ACCEPTED if cpu else [])), tf.__version__,
+      " ".join(tf.sysconfig.get_compile_flags()), " ".join(tf.sysconfig.get_link_flags()), _compiler_version(compiler),
+      cpu or "generic",
   ]).encode()).hexdigest()[:16]
   library = BUILD_DIR / f"rnn_ops-{key}.so"
   failure_log = BUILD_DIR / f"rnn_ops-{key}.failed.log"
@@ -69,6 +74,8 @@ def _build(force):
     logging.info("Building the RNN kernels (once per machine and TensorFlow version): %s", library)
     handle, temporary = tempfile.mkstemp(dir=BUILD_DIR, prefix=f".rnn_ops-{key}-", suffix=".so")
     os.close(handle)
+    if cpu:
+      command_flags += [flag for flag in NATIVE_IF_ACCEPTED if _accepts(compiler, flag)]
     command = [compiler, *command_flags, *tf.sysconfig.get_compile_flags(), str(SOURCE), "-o", temporary,
                *tf.sysconfig.get_link_flags()]
     try:
@@ -86,15 +93,13 @@ def _build(force):
   return library
 
 
-def _native_flags(compiler):
-  """-march=native, less AVX512-FP16 where the compiler knows that flag: with it on (GCC 12 on Sapphire Rapids)
-  the Eigen headers TensorFlow 2.21 ships fail to compile (PacketMathFP16.h), and the kernels use no half floats."""
+def _accepts(compiler, flag):
+  """Whether the compiler takes `flag` beside -march=native (older ones do not know every -mno-... flag)."""
   try:
-    accepted = subprocess.run([compiler, "-march=native", "-mno-avx512fp16", "-x", "c++", "-E", "-o", os.devnull,
-                               os.devnull], capture_output=True, timeout=60).returncode == 0
+    return subprocess.run([compiler, "-march=native", flag, "-x", "c++", "-E", "-o", os.devnull, os.devnull],
+                          capture_output=True, timeout=60).returncode == 0
   except (OSError, subprocess.TimeoutExpired):
-    accepted = False
-  return ["-march=native"] + (["-mno-avx512fp16"] if accepted else [])
+    return False
 
 
 def _cpu_description():

@@ -2,7 +2,8 @@
 
 Precedence for every hyperparameter: explicit flag > the preset's own recipe (a baseline run as its
 authors run it) > the task's tuned defaults for that model > the preset's fields (model settings) or
-TrainingSpec's defaults (training settings). The result is written to the run directory as
+TrainingSpec's defaults (training settings). Task options alike: flag > recipe > the task's tuned options for
+the preset > the option's default. The result is written to the run directory as
 config.json and into the export's assets.
 """
 
@@ -79,7 +80,7 @@ class RunConfig:
 
   def to_json(self):
     config = dataclasses.asdict(self)
-    del config["model"]["recipe"]   # already applied: the resolved settings are what ran
+    del config["model"]["recipe"], config["model"]["made_for"]   # applied and checked: the settings are what ran
     config["init_from"] = list(self.init_from)
     return config
 
@@ -95,7 +96,7 @@ class RunConfig:
 
   @classmethod
   def from_json(cls, d):
-    model = {k: v for k, v in d["model"].items() if k != "recipe"}
+    model = {k: v for k, v in d["model"].items() if k not in ("recipe", "made_for")}
     return cls(task=d["task"], topology=d["topology"], model=models.ModelSpec(**model),
                training=TrainingSpec(**d["training"]), data=DataConfig(**d["data"]), options=d.get("options", {}),
                init_from=tuple(d.get("init_from", ())))
@@ -135,7 +136,11 @@ def resolve(task_name, model_name, topology=None, overrides=None, data=DataConfi
     _refuse_foreign(task, given, "train")
     inherited, carried_options = transfer.check(sources, task, preset, topology, overrides, given)
     recipe_options |= carried_options
-  options = resolve_options(task, options, recipe_options)
+  given_options = options
+  options = resolve_options(task, given_options, recipe_options)
+  tuned_options = task.tuned_options(preset, options)   # may depend on the options resolved (e.g. the series)
+  if tuned_options:
+    options = resolve_options(task, given_options, tuned_options | recipe_options)
   instance = task(data, options)
   tuned = instance.tuned_defaults(preset)
   defaults = {name: s.default for name, s in TRAINING_SETTINGS.items()}

@@ -49,6 +49,9 @@ class ModelSpec:
   # The preset's own training recipe (a baseline run as its authors run it): it beats a task's tuned defaults,
   # flags beat it. Not part of the model's shape, so not compared and not written to config.json.
   recipe: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
+  # The one task a preset was made for (a published model for one problem, e.g. SegRNN for forecasting), "" for
+  # any; metadata like the recipe, so not compared and not written to config.json.
+  made_for: str = dataclasses.field(default="", compare=False, repr=False)
 
   @property
   def recurrent(self):
@@ -102,6 +105,13 @@ register("bigru_attention", cell="gru", bidirectional=True, attention="additive"
 # and learning rate of each series are the forecast task's, tasks/forecast.py).
 register("naive", kind="naive", recipe={"epochs": 1})
 register("linear", kind="linear", recipe={"window_norm": "none", "lr_decay": 0.5, "epochs": 10, "patience": 3})
+
+# SegRNN (Lin et al. 2023): a GRU over 720-step windows read in embedded segments, the horizon decoded in parallel
+# from its final state (PMF), trained as its authors' ETT scripts train it; the settings those scripts vary by
+# series (segment length, dropout, batch size, channel embedding) are the forecast task's (tasks/forecast.py).
+register("segrnn", cell="gru", made_for="forecast",
+         recipe={"input_length": 720, "decoder": "pmf", "embed_segments": True, "units": 512, "learning_rate": 3e-4,
+                 "epochs": 30, "patience": 5})
 
 
 def names() -> list[str]:

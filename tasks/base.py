@@ -82,6 +82,7 @@ class Task(abc.ABC):
   causal_because: ClassVar[str] = ""          # why the task needs a unidirectional model (generation), if it does
   heads: ClassVar[tuple[str, ...]] = ("softmax",)   # the output layers its loss and decoding understand
   reads_characters: ClassVar[bool] = False    # whether its token inputs are words it can spell (IOSpec.char_vocab)
+  takes_baselines: ClassVar[bool] = False     # whether the forecasting baselines (naive, linear) apply
   # For --init_from: what the task's token ids are (tasks with the same value read the same tokens, so the
   # embedding and recurrent weights of one fit the other) and the run-directory files holding its vocabulary,
   # which a run starting from its weights takes over. None: the task cannot start from another run's weights.
@@ -99,8 +100,11 @@ class Task(abc.ABC):
   @classmethod
   def check_model(cls, spec, topology):
     """Raises UserError when this task cannot use the preset (e.g. generation needs a causal model)."""
-    if not spec.recurrent:
+    if not spec.recurrent and not cls.takes_baselines:
       raise UserError(f"--model={spec.name} is a forecasting baseline; --task={cls.name} needs a recurrent preset.")
+    if spec.made_for and spec.made_for != cls.name:
+      raise UserError(f"--model={spec.name} is made for --task={spec.made_for} (its recipe sets that task's options); "
+                      f"for --task={cls.name} use a general preset such as --model={spec.cell}.")
     if cls.causal_because and spec.bidirectional:
       raise UserError(f"--model={spec.name} is bidirectional: {cls.causal_because}. Use a unidirectional preset "
                       "(rnn, lstm, gru or stacked_*).")
@@ -127,6 +131,12 @@ class Task(abc.ABC):
   def check_data(self, batch_size=None):
     """Makes sure the data can be read, and is enough for training batches of `batch_size` (when given); raises
     UserError naming the flag and files that fix it."""
+
+  @classmethod
+  def tuned_options(cls, spec, options) -> dict:
+    """Run options this task chooses for a preset, given the others (e.g. per-series settings of a published
+    recipe); flags override them."""
+    return {}
 
   def tuned_defaults(self, spec) -> dict:
     """The best known model and training settings of this task for a preset (flags override)."""

@@ -43,12 +43,26 @@ def dlinear_script(dataset, horizon):
   return 32, 5e-3
 
 
+# SegRNN's ETT scripts (lss-1138/SegRNN, scripts/SegRNN/ett*.sh, input 720, GRU 512, lr 3e-4, 30 epochs, patience 5:
+# the `segrnn` preset's recipe) differ by series in seg_len, dropout, batch_size and channel_id. A user's series
+# takes ETTh1's.
+SEGRNN_SCRIPTS = {"ett/h1": {"segment_length": 24, "dropout": 0.1, "batch_size": 64, "channel_embedding": True},
+                  "ett/h2": {"segment_length": 24, "dropout": 0.5, "batch_size": 64, "channel_embedding": False},
+                  "ett/m1": {"segment_length": 48, "dropout": 0.5, "batch_size": 256, "channel_embedding": True},
+                  "ett/m2": {"segment_length": 48, "dropout": 0.5, "batch_size": 256, "channel_embedding": False}}
+
+
+def segrnn_script(dataset):
+  return SEGRNN_SCRIPTS.get(dataset, SEGRNN_SCRIPTS["ett/h1"])
+
+
 class Forecast(Task):
   name = "forecast"
   tfds_name = "ett"
   topologies = ("many_to_one", "many_to_many", "seq2seq")
   monitor = ("mse", "min")
   reads_data_file = True
+  takes_baselines = True
   options = {
       "dataset": Setting("ett/h1", "forecast: the tfds ETT series (ignored with --data_file).", tuple(ETT)),
       "input_length": Setting(336, "forecast: steps each window reads (the look-back).", at_least=1),
@@ -98,6 +112,7 @@ class Forecast(Task):
   @classmethod
   def check_model(cls, spec, topology):
     """Baselines are welcome here (they are what every forecaster is compared with), on the default topology."""
+    super().check_model(spec, topology)
     if not spec.recurrent and topology != cls.topologies[0]:
       raise UserError(f"--model={spec.name} is a baseline without a recurrent core, so --topology={topology} does "
                       "not apply to it; leave --topology unset.")
@@ -164,13 +179,24 @@ class Forecast(Task):
     read, _ = self.columns()
     return values[:, [names.index(c) for c in read]]
 
+  @classmethod
+  def tuned_options(cls, spec, options):
+    if spec.name == "segrnn":
+      script = segrnn_script(options["dataset"])
+      return {"segment_length": script["segment_length"], "channel_embedding": script["channel_embedding"]}
+    return {}
+
   def tuned_defaults(self, spec):
     if spec.name == "linear":   # the rest of DLinear's recipe is the preset's own (models/registry.py)
       batch_size, learning_rate = dlinear_script(self.options["dataset"], self.options["horizon"])
       return {"batch_size": batch_size, "learning_rate": learning_rate}
     # Measured in docs/results.md: SegRNN's recipe at a CPU-sized width; the models overfit after a few epochs.
-    return {"units": 256, "dropout": 0.5, "embedding_dim": 32, "batch_size": 32, "learning_rate": 1e-3,
-            "lr_decay": 0.9, "epochs": 10, "patience": 3}
+    defaults = {"units": 256, "dropout": 0.5, "embedding_dim": 32, "batch_size": 32, "learning_rate": 1e-3,
+                "lr_decay": 0.9, "epochs": 10, "patience": 3}
+    if spec.name == "segrnn":   # its width and schedule are the preset's recipe
+      script = segrnn_script(self.options["dataset"])
+      defaults |= {"dropout": script["dropout"], "batch_size": script["batch_size"]}
+    return defaults
 
   def _fit_scaler(self):
     train = self.spans()["train"]

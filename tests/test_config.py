@@ -52,5 +52,8 @@ def test_every_preset_resolves_for_every_task_or_says_why_not():
       elif not spec.recurrent and task != "forecast":
         with pytest.raises(UserError, match=f"--model={name} is a forecasting baseline"):
           config.resolve(task, name)
+      elif spec.made_for and spec.made_for != task:
+        with pytest.raises(UserError, match=f"--model={name} is made for --task={spec.made_for}"):
+          config.resolve(task, name)
       else:
         assert config.resolve(task, name).model.name == name

@@ -304,3 +304,38 @@ def test_the_linear_baseline_trains_with_the_series_own_dlinear_settings(dataset
                            options={"dataset": dataset, "horizon": horizon}).training
   assert flagged.learning_rate == 0.3   # a flag still wins
   assert config.resolve("forecast", "gru", options={"dataset": dataset}).training.learning_rate == 1e-3
+
+
+@pytest.mark.parametrize("dataset, segment_length, dropout, batch_size, channel_embedding", [
+    ("ett/h1", 24, 0.1, 64, True), ("ett/h2", 24, 0.5, 64, False), ("ett/m1", 48, 0.5, 256, True),
+    ("ett/m2", 48, 0.5, 256, False)])
+def test_segrnn_trains_as_its_authors_script_for_the_series(dataset, segment_length, dropout, batch_size,
+                                                             channel_embedding):
+  resolved = config.resolve("forecast", "segrnn", options={"dataset": dataset})
+  assert resolved.model.cell == "gru" and resolved.topology == "many_to_one"
+  assert {k: resolved.options[k] for k in ("input_length", "segment_length", "decoder", "embed_segments",
+                                           "channel_embedding")} == {
+      "input_length": 720, "segment_length": segment_length, "decoder": "pmf", "embed_segments": True,
+      "channel_embedding": channel_embedding}
+  assert (resolved.model.units, resolved.model.dropout) == (512, dropout)
+  training = resolved.training
+  assert (training.batch_size, training.learning_rate, training.epochs, training.patience) == (batch_size, 3e-4, 30, 5)
+  flagged = config.resolve("forecast", "segrnn", overrides={"dropout": 0.2},
+                           options={"dataset": dataset, "segment_length": 12, "input_length": 96})
+  assert (flagged.options["segment_length"], flagged.options["input_length"], flagged.model.dropout) == (12, 96, 0.2)
+  assert config.RunConfig.from_json(json.loads(json.dumps(resolved.to_json()))).options == resolved.options
+
+
+def test_segrnn_is_refused_outside_forecasting_and_off_its_decoder():
+  with pytest.raises(UserError, match="--model=segrnn is made for --task=forecast .* use a general preset such as "
+                                      "--model=gru"):
+    config.resolve("sentiment", "segrnn")
+  with pytest.raises(UserError, match="--decoder=pmf steps the encoder's cells .* --topology=seq2seq"):
+    config.resolve("forecast", "segrnn", "seq2seq")
+
+
+def test_word_settings_are_refused_for_forecasting():
+  with pytest.raises(UserError, match="--head=crf is not an output --task=forecast can read"):
+    config.resolve("forecast", "gru", overrides={"head": "crf"})
+  with pytest.raises(UserError, match="--char_units=8 reads the characters of words"):
+    config.resolve("forecast", "gru", overrides={"char_units": 8})

@@ -20,12 +20,13 @@ PRESETS = {
 
 
 def test_the_registry_holds_exactly_the_documented_presets_with_their_shapes():
-  assert models.names() == sorted([*PRESETS, "naive", "linear"])
+  assert models.names() == sorted([*PRESETS, "naive", "linear", "segrnn"])
   for name, shape in PRESETS.items():
     spec = models.get(name)
     assert (spec.cell, spec.bidirectional, spec.layers, spec.attention) == shape, name
     assert spec.recurrent
   assert not models.get("naive").recurrent and not models.get("linear").recurrent
+  assert models.get("segrnn").made_for == "forecast" and models.get("segrnn").cell == "gru"
 
 
 def test_every_preset_is_defined_by_a_literal_line_a_grep_finds():

@@ -102,9 +102,12 @@ class RunConfig:
                init_from=tuple(d.get("init_from", ())))
 
 
-def resolve(task_name, model_name, topology=None, overrides=None, data=DataConfig(), options=None, init_from=()):
+def resolve(task_name, model_name, topology=None, overrides=None, data=DataConfig(), options=None, init_from=(),
+            resuming=None):
   """Builds a validated RunConfig; `overrides` and `options` hold only the flags the user set explicitly;
-  `init_from`: run directories to start from (their weights fix some settings: engine/transfer.py).
+  `init_from`: run directories to start from (their weights fix some settings: engine/transfer.py);
+  `resuming`: the RunConfig already in the run directory, if any. A run resumed with the --init_from it was started
+  with takes what it took over from its own config, not from the sources again: they may have moved since.
 
   Raises UserError for an unknown name, an impossible task/topology pair or a bad value.
   """
@@ -131,10 +134,12 @@ def resolve(task_name, model_name, topology=None, overrides=None, data=DataConfi
   recipe = {k: v for k, v in preset.recipe.items() if k not in task.options}
   inherited = {}
   if init_from:
-    sources = read_sources(init_from)
     given = {k: v for k, v in (options or {}).items() if v is not None}
     _refuse_foreign(task, given, "train")
-    inherited, carried_options = transfer.check(sources, task, preset, topology, overrides, given)
+    if resuming is not None and resuming.init_from == tuple(init_from):
+      inherited, carried_options = transfer.taken_over(resuming)
+    else:
+      inherited, carried_options = transfer.check(read_sources(init_from), task, preset, topology, overrides, given)
     recipe_options |= carried_options
   given_options = options
   options = resolve_options(task, given_options, recipe_options)

@@ -39,15 +39,16 @@ def plan(task_names, model_names, topologies=None, overrides=None, data=DataConf
   combos = list(dict.fromkeys(combos))
   planned = []
   for task_name, model_name, topology in combos:
-    resolved = config.resolve(task_name, model_name, topology, overrides, data, options, init_from)
     if len(combos) == 1 and model_dir:
       path = model_dir
     else:
       default_topology = tasks.get(task_name).topologies[0]
       path = run_dir.grid_path(model_dir or "runs", task_name, model_name,
-                               topology=None if resolved.topology == default_topology else resolved.topology,
+                               topology=None if topology in (None, default_topology) else topology,
                                dataset=(options or {}).get("dataset"))
-    planned.append(PlannedRun(resolved, path))
+    resuming = run_dir.RunDir(path).stored_config() if init_from else None
+    planned.append(PlannedRun(config.resolve(task_name, model_name, topology, overrides, data, options, init_from,
+                                             resuming), path))
   for planned_run in planned if check else ():
     run.check(planned_run.config, planned_run.path)
   return planned

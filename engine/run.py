@@ -99,15 +99,15 @@ def _train_and_export(config, run, fresh, strategy, restore_from, keep_directory
     if config.training.deterministic:
       tf.config.experimental.enable_op_determinism()
     distribute.set_precision(config.training.mixed_precision)
-    sources = read_sources(config.init_from) if config.init_from else []
-    if sources:
-      transfer.carry_vocabulary(sources, task, restore_from.path)
+    if config.init_from:   # a no-op on resume: the run holds the vocabulary it took over
+      transfer.carry_vocabulary(config.init_from[0], task, restore_from.path)
     io = task.prepare(restore_from.path, config.training.batch_size)
     with strategy.scope():
       model = models.build(spec, config.topology, io)
     trainer = Trainer(model, task, config, run, strategy)
     resumed = trainer.restore(restore_from.checkpoints)
-    if sources and not resumed:   # a resumed run has its own weights by now
+    if config.init_from and not resumed:   # a resumed run has its own weights by now, and needs no source
+      sources = read_sources(config.init_from)
       landed = transfer.initialize(model, sources, backwards=task.reads_backwards())
       log.info("Started from %s: %s.", ", ".join(config.init_from), "; ".join(landed))
       run.update_metrics(init_from={"runs": [_source_summary(s) for s in sources], "weights": landed})

@@ -51,6 +51,13 @@ class RunDir:
   def exists(self):
     return os.path.exists(self.config_path)
 
+  def stored_config(self):
+    """The RunConfig this directory holds, or None (no run, or a config.json check_compatible will refuse)."""
+    try:
+      return RunConfig.from_json(read_json(self.config_path))
+    except (OSError, ValueError, TypeError, KeyError):
+      return None
+
   def check_compatible(self, config: RunConfig):
     """Refuses to reuse a directory that holds a run with other settings."""
     if not self.exists():

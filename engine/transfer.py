@@ -109,6 +109,13 @@ def check(sources, task_class, preset, topology, overrides, options):
   return inherited, carried_options
 
 
+def taken_over(config):
+  """What a run started --init_from other runs took over from them, read back from its own RunConfig (a resume
+  needs no source): the (model settings, task options) check returned when it started."""
+  return ({name: getattr(config.model, name) for name in INHERITED},
+          {"vocab_size": config.options["vocab_size"]} if "vocab_size" in config.options else {})
+
+
 def _check_directions(sources, task_class, preset, options, flag):
   if preset.bidirectional:
     needed = ("forward", "backward")
@@ -126,12 +133,12 @@ def _check_directions(sources, task_class, preset, options, flag):
                        f"Pass one {needed[0]} source."))
 
 
-def carry_vocabulary(sources, task, run_path):
-  """Copies the first source's vocabulary files into the new run, before its task prepares its inputs."""
+def carry_vocabulary(source_path, task, run_path):
+  """Copies the (first) source's vocabulary files into the new run, before its task prepares its inputs."""
   for name in type(task).vocabulary_files:
     target = os.path.join(run_path, name)
     if not os.path.exists(target):
-      shutil.copyfile(os.path.join(sources[0].path, name), target)
+      shutil.copyfile(os.path.join(source_path, name), target)
 
 
 def initialize(model, sources, backwards=False):

@@ -3,6 +3,7 @@
 
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ import tensorflow as tf
 import models
 from common import exports
 from common.errors import UserError
-from engine import config, run, transfer
+from engine import config, grid, run, transfer
 from models import sampled_softmax
 from models.sampled_softmax import SampledSoftmax
 from tasks.base import DataConfig
@@ -138,7 +139,7 @@ def _target_model(resolved, path):
   task = create(resolved)
   os.makedirs(path, exist_ok=True)
   sources = config.read_sources(resolved.init_from)
-  transfer.carry_vocabulary(sources, task, path)
+  transfer.carry_vocabulary(sources[0].path, task, path)
   return models.build(resolved.model, resolved.topology, task.prepare(path)), sources
 
 
@@ -248,6 +249,31 @@ def test_a_fine_tuned_run_records_its_source_and_resumes_without_starting_over(f
   fresh = _train(tmp_path / "fresh", text_file, epochs=1)
   tuned = metrics["history"][0]["validation"]["perplexity"]
   assert tuned < fresh["history"][0]["validation"]["perplexity"] and tuned < 1.5 * forward[1]["validation"]["perplexity"]
+
+
+def test_a_fine_tuned_run_resumes_after_its_source_has_gone(forward, text_file, tmp_path, monkeypatch):
+  source, path = tmp_path / "lm", str(tmp_path / "tuned")
+  shutil.copytree(forward[0], source)
+
+  def plan_and_train():   # as train.py does: the run directory is looked at before the sources are
+    planned, = grid.plan(["language_model"], ["lstm"], overrides={**TINY, "epochs": 2, "checkpoint_every_steps": 1},
+                         data=DataConfig(data_file=text_file), options={"sampled_softmax": 4}, model_dir=path,
+                         init_from=(str(source),))
+    return run.train_and_export(planned.config, planned.path)
+
+  undo = kill_at_step(monkeypatch, 3)
+  from tests.conftest import Killed
+  with pytest.raises(Killed):
+    plan_and_train()
+  undo()
+  shutil.rmtree(source)   # moved or deleted after the fine-tune started
+  metrics = plan_and_train()
+  assert metrics["status"] == "completed" and metrics["init_from"]["runs"][0]["run"] == str(source)
+  assert json.loads((tmp_path / "tuned" / "config.json").read_text())["model"]["units"] == 16   # still the source's
+  # A new run from the missing source is still refused, naming it.
+  with pytest.raises(UserError, match=r"--init_from=.*lm holds no run"):
+    grid.plan(["language_model"], ["lstm"], data=DataConfig(data_file=text_file), model_dir=str(tmp_path / "new"),
+              init_from=(str(source),))
 
 
 def test_the_python_api_takes_init_from_as_train_py_does(forward, mock_tfds, monkeypatch, tmp_path):

@@ -48,7 +48,7 @@ class Translation(Task):
                               "its BLEU).", at_least=1, note="1: greedy", evaluate=True),
       "min_count": Setting(2, "translation, tagging: training occurrences a word needs to enter the vocabulary "
                               "(rarer words read as unknown; translation: word units only).", at_least=1),
-      "text_units": Setting("word", "translation: what the model reads and writes: word (words and punctuation "
+      "text_units": Setting("subword", "translation: what the model reads and writes: word (words and punctuation "
                                     "marks) or subword (byte-pair units learned from the training side).",
                             ("word", "subword")),
       "subword_merges": Setting(8000, "translation: byte-pair merges learned per side (--text_units=subword).",

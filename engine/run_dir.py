@@ -37,6 +37,9 @@ def grid_path(root, task, model, topology=None, dataset=None):
   return os.path.join(root, task_dir, model + (f"-{topology}" if topology else ""))
 
 
+UNREADABLE_CONFIG = (OSError, ValueError, TypeError, KeyError)   # a missing, damaged or foreign config.json
+
+
 class RunDir:
 
   def __init__(self, path):
@@ -51,11 +54,15 @@ class RunDir:
   def exists(self):
     return os.path.exists(self.config_path)
 
+  def _read_config(self):
+    # Through RunConfig, so settings added since that run was made read as their defaults.
+    return RunConfig.from_json(read_json(self.config_path))
+
   def stored_config(self):
     """The RunConfig this directory holds, or None (no run, or a config.json check_compatible will refuse)."""
     try:
-      return RunConfig.from_json(read_json(self.config_path))
-    except (OSError, ValueError, TypeError, KeyError):
+      return self._read_config()
+    except UNREADABLE_CONFIG:
       return None
 
   def check_compatible(self, config: RunConfig):
@@ -65,9 +72,9 @@ class RunDir:
         raise UserError(f"--model_dir={self.path} is not empty and holds no run (no config.json); "
                         "choose an empty or new directory.")
       return
-    try:  # through RunConfig, so settings added since that run was made read as their defaults
-      old = RunConfig.from_json(read_json(self.config_path)).to_json()
-    except (OSError, ValueError, TypeError, KeyError) as e:
+    try:
+      old = self._read_config().to_json()
+    except UNREADABLE_CONFIG as e:
       raise UserError(f"{self.config_path} is unreadable ({e}); choose another --model_dir.") from None
     diff = differing_fields(old, config.to_json())
     if diff:

@@ -41,8 +41,9 @@ def make(tmp_path, model="gru_attention", overrides=None, pairs=1500, **options)
   path.write_text(reversal_pairs(pairs), encoding="utf-8")
   resolved = config.resolve("translation", model, overrides={"units": 32, "embedding_dim": 16, "dropout": 0.0,
                                                              "batch_size": 32, "epochs": 1, **(overrides or {})},
+                            # the toy pair is a language of words; subwords have their own test below
                             data=DataConfig(data_file=str(path)), options={"text_units": "word", **options})
-  task = tasks.create(resolved)   # the toy pair is a language of words; subwords have their own test below
+  task = tasks.create(resolved)
   task.check_data()
   return resolved, task
 

@@ -65,6 +65,8 @@ TRAINING_SETTINGS = settings_of(TrainingSpec)
 HYPERPARAMETERS = {**MODEL_SETTINGS, **TRAINING_SETTINGS}
 # Settings that may change between a run and its resume without making it a different run.
 RESUMABLE_CHANGES = (*(f"training.{name}" for name, s in TRAINING_SETTINGS.items() if s.resumable),
+                     *{f"options.{name}" for task in tasks.all_classes() for name, s in task.options.items()
+                       if s.resumable},
                      "data.data_dir", "data.manual_dir")
 
 

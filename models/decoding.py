@@ -3,6 +3,7 @@
 import tensorflow as tf
 
 GREEDY_BELOW = 1e-6   # a temperature at or below this picks the most likely id
+NEVER = -1e9          # the score of a hypothesis that cannot be chosen (finite: -inf - -inf is nan)
 
 
 def pick_ids(logits, temperature, top_k=0, banned=()):
@@ -70,49 +71,65 @@ def beam_search(step, memory, states, start_id, end_id, max_length, beam_size, l
   """Batched beam search: ids [batch, <= max_length], each row the best hypothesis, 0 after its end_id.
 
   step(tokens [n], states, memory) -> (logits [n, vocab], states), with memory and states [n, ...]
-  per row (n = batch x beam inside). Hypotheses are ranked by their summed log-probability while
-  searching; the best finished one is chosen by that sum over length**length_alpha (length
-  normalisation; 0 turns it off). With beam_size 1 this is greedy decoding.
+  per row (n = batch x beam inside). As in fairseq, `beam_size` hypotheses stay alive and finished ones are
+  kept apart: each step takes the 2 x beam_size best extensions; those ending in end_id among the first
+  beam_size are finished, ranked by log-probability / length**length_alpha (length normalisation, the length
+  counting end_id; 0 turns it off), and the best beam_size that do not end stay alive. A finished hypothesis
+  never holds an alive slot, so short translations do not crowd longer ones out of the search. A row stops once
+  it has beam_size finished, and then changes no more, so each row's result does not depend on the rest of the
+  batch. With beam_size 1 this is greedy decoding.
   """
   batch = tf.shape(memory["context"])[0]
   k = beam_size
   memory, states = _repeat(memory, k), _repeat(states, k)
   # Only the first beam is alive at the start, so the first step does not pick one token k times.
-  scores = tf.tile(tf.concat([[0.0], tf.fill([k - 1], -1e9)], axis=0)[None], [batch, 1])
-  ids = tf.zeros([batch, k, 0], tf.int32)
-  finished = tf.zeros([batch, k], tf.bool)
-  lengths = tf.zeros([batch, k], tf.float32)
+  alive_scores = tf.tile(tf.concat([[0.0], tf.fill([k - 1], NEVER)], axis=0)[None], [batch, 1])
+  alive_ids = tf.zeros([batch, k, 0], tf.int32)
+  done_scores = tf.fill([batch, k], NEVER)   # normalised; NEVER marks a slot not yet filled
+  done_ids = tf.zeros([batch, k, 0], tf.int32)
   tokens = tf.fill([batch * k], start_id)
 
-  def body(t, tokens, states, scores, ids, finished, lengths):
+  def row_done(done_scores):
+    return done_scores[:, -1] > NEVER / 2
+
+  def body(t, tokens, states, alive_scores, alive_ids, done_scores, done_ids):
     logits, states = step(tokens, states, memory)
     log_probs = _ban(tf.nn.log_softmax(logits), banned)
     vocab = tf.shape(log_probs)[-1]
-    log_probs = tf.reshape(log_probs, [batch, k, vocab])
-    # A finished hypothesis only extends with padding, at no cost.
-    only_padding = tf.where(tf.range(vocab) == 0, 0.0, log_probs.dtype.min)
-    log_probs = tf.where(finished[..., None], only_padding[None, None], log_probs)
-    total = tf.reshape(scores[..., None] + log_probs, [batch, k * vocab])
-    scores, best = tf.math.top_k(total, k=k)
+    total = tf.reshape(alive_scores[..., None] + tf.reshape(log_probs, [batch, k, vocab]), [batch, k * vocab])
+    scores, best = tf.math.top_k(total, k=2 * k)
     beam, token = best // vocab, best % vocab
-    rows = tf.reshape(tf.range(batch)[:, None] * k + beam, [-1])
-    states = tf.nest.map_structure(lambda s: tf.gather(s, rows), states)
-    was_finished = tf.gather(finished, beam, batch_dims=1)
-    ids = tf.concat([tf.gather(ids, beam, batch_dims=1), token[..., None]], axis=2)
-    lengths = tf.gather(lengths, beam, batch_dims=1) + tf.cast(~was_finished, tf.float32)
-    finished = was_finished | (token == end_id)
-    return t + 1, tf.reshape(token, [-1]), states, scores, ids, finished, lengths
+    ids = tf.concat([tf.gather(alive_ids, beam, batch_dims=1), token[..., None]], axis=2)   # [batch, 2k, t + 1]
+    ends = token == end_id
 
-  _, _, _, scores, ids, finished, lengths = tf.while_loop(
-      lambda t, tokens, states, scores, ids, finished, lengths: (t < max_length) & ~tf.reduce_all(finished),
-      body, (0, tokens, states, scores, ids, finished, lengths),
+    # Finished: the ends among the first k candidates, in rows still searching.
+    finishing = ends & (tf.range(2 * k) < k)[None] & ~row_done(done_scores)[:, None]
+    length = tf.cast(t + 1, tf.float32)
+    normalised = tf.where(finishing, scores / length ** tf.cast(length_alpha, tf.float32), NEVER)
+    pooled_scores = tf.concat([done_scores, normalised], axis=1)
+    pooled_ids = tf.concat([tf.pad(done_ids, [[0, 0], [0, 0], [0, 1]]), ids], axis=1)
+    done_scores, kept = tf.math.top_k(pooled_scores, k=k)
+    done_ids = tf.gather(pooled_ids, kept, batch_dims=1)
+
+    # Alive: the best k candidates that do not end.
+    alive_scores, kept = tf.math.top_k(tf.where(ends, NEVER, scores), k=k)
+    alive_ids = tf.gather(ids, kept, batch_dims=1)
+    rows = tf.reshape(tf.range(batch)[:, None] * k + tf.gather(beam, kept, batch_dims=1), [-1])
+    states = tf.nest.map_structure(lambda s: tf.gather(s, rows), states)
+    tokens = tf.reshape(tf.gather(token, kept, batch_dims=1), [-1])
+    return t + 1, tokens, states, alive_scores, alive_ids, done_scores, done_ids
+
+  _, _, _, _, alive_ids, done_scores, done_ids = tf.while_loop(
+      lambda t, tokens, states, alive_scores, alive_ids, done_scores, done_ids:
+          (t < max_length) & ~tf.reduce_all(row_done(done_scores)),
+      body, (0, tokens, states, alive_scores, alive_ids, done_scores, done_ids),
       shape_invariants=(tf.TensorShape([]), tf.TensorShape([None]),
                         tf.nest.map_structure(lambda s: tf.TensorShape([None, *s.shape[1:]]), states),
                         tf.TensorShape([None, None]), tf.TensorShape([None, None, None]), tf.TensorShape([None, None]),
-                        tf.TensorShape([None, None])))
-  normalised = scores / tf.maximum(lengths, 1.0) ** length_alpha
-  best = tf.argmax(tf.where(finished, normalised, normalised - 1e9), axis=1, output_type=tf.int32)
-  return tf.gather(ids, best, batch_dims=1)
+                        tf.TensorShape([None, None, None])))
+  # A row that reached max_length with nothing finished returns its best alive hypothesis.
+  found = done_scores[:, 0] > NEVER / 2
+  return tf.where(found[:, None], done_ids[:, 0], alive_ids[:, 0])
 
 
 def greedy_search(step, memory, states, start_id, end_id, max_length, banned=(0,)):

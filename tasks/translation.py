@@ -1,8 +1,9 @@
 """Translation (tfds multi30k, or a user's --data_file of tab-separated pairs): seq2seq, beam search, sacreBLEU.
 
-Words and punctuation marks are the tokens (cased; a word seen fewer than --min_count times in
-training is unknown). Both vocabularies live inside the model's export, which translates raw
-strings. Training is teacher-forced with label smoothing; the test figures are perplexity (teacher
+The units are byte-pair subwords learned from each training side (--text_units=subword, the default) or
+whole words and punctuation marks (word; a word seen fewer than --min_count times in training is unknown),
+over reversible tokens (tasks/tokenization.py). Both vocabularies live inside the model's export, which
+translates raw strings. Training is teacher-forced with label smoothing; the test figures are perplexity (teacher
 forced, no smoothing) and sacreBLEU of beam-search translations (cased, and lowercased) against
 the raw reference sentences.
 """
@@ -31,7 +32,6 @@ log = logging.getLogger("rnnzoo")
 
 UNKNOWN, START, END = 1, 2, 3      # ids; 0 is padding; words start at 4
 LABEL_SMOOTHING = 0.1
-LENGTH_ALPHA = 1.0                 # beam search ranks finished hypotheses by log-probability / length**alpha
 SOURCE = "source_ids"
 SAMPLES = 5                        # test translations evaluate.py shows
 
@@ -45,7 +45,11 @@ class Translation(Task):
   options = {
       "direction": Setting("de-en", "translation: source-target languages of multi30k.", ("de-en", "en-de")),
       "beam_size": Setting(5, "translation: beam width of the test BLEU and of the export's serve (evaluate.py: of "
-                              "its BLEU).", at_least=1, note="1: greedy", evaluate=True),
+                              "its BLEU).", at_least=1, note="1: greedy", resumable=True, evaluate=True),
+      "length_alpha": Setting(1.0, "translation: beam search ranks finished translations by log-probability / "
+                                   "length**alpha (test BLEU, the export's serve; evaluate.py: its BLEU). "
+                                   "benchmarks/length_penalty.py compares values on validation.",
+                              at_least=0, note="0: no length normalisation", resumable=True, evaluate=True),
       "min_count": Setting(2, "translation, tagging: training occurrences a word needs to enter the vocabulary "
                               "(rarer words read as unknown; translation: word units only).", at_least=1),
       "text_units": Setting("subword", "translation: what the model reads and writes: word (words and punctuation "
@@ -218,7 +222,7 @@ class Translation(Task):
     """(sentences [n], beam_size) -> translations [n], inside the graph."""
     decoder = Decoder(model, SOURCE)
 
-    def translate(source, beam_size):
+    def translate(source, beam_size, length_alpha):
       ids = self.ids("source", source)
       checks = [tf.debugging.assert_positive(ids.row_lengths(), message="every source sentence needs a word "
                                                                         "(an empty string cannot be translated)"),
@@ -229,7 +233,7 @@ class Translation(Task):
       def search():
         memory, states = decoder.start(ids)
         out = beam_search(decoder.step, memory, states, START, END, max_length=tf.shape(ids)[1] * 2 + 10,
-                          beam_size=beam_size, length_alpha=LENGTH_ALPHA, banned=(PADDING, UNKNOWN, START))
+                          beam_size=beam_size, length_alpha=length_alpha, banned=(PADDING, UNKNOWN, START))
         return tokenization.detokenize(tf.ragged.boolean_mask(tf.gather(self.target_words, out), out > END))
 
       # An empty batch translates to an empty batch, as every other export answers one.
@@ -250,15 +254,31 @@ class Translation(Task):
     return score
 
   def serving_endpoint(self, model):
-    translate, beam = self._translator(model), self.options["beam_size"]
-    return ((lambda source: translate(source, tf.constant(beam))), [tf.TensorSpec([None], tf.string, name="source")],
+    translate, search = self._translator(model), self._search_settings()
+    return ((lambda source: translate(source, *search)), [tf.TensorSpec([None], tf.string, name="source")],
             [*self.lookups.values(), *(subwords.ranks for subwords in self.subwords.values())])
 
   def extra_endpoints(self, model):
     return {"translate": (self._translator(model), [tf.TensorSpec([None], tf.string, name="source"),
-                                                    tf.TensorSpec([], tf.int32, name="beam_size")]),
+                                                    tf.TensorSpec([], tf.int32, name="beam_size"),
+                                                    tf.TensorSpec([], tf.float32, name="length_alpha")]),
             "score": (self._scorer(model), [tf.TensorSpec([None], tf.string, name="source"),
                                             tf.TensorSpec([None], tf.string, name="target")])}
+
+  def _search_settings(self):
+    return tf.constant(self.options["beam_size"]), tf.constant(float(self.options["length_alpha"]))
+
+  def translate_served(self, served, source):
+    """Translations [n] of sentences [n] through an export's translate endpoint, with this task's beam settings."""
+    beam_size, length_alpha = self._search_settings()
+    try:
+      return served.translate(source=source, beam_size=beam_size, length_alpha=length_alpha)["translation"]
+    except (TypeError, ValueError) as e:   # what a restored function says to an input it was not written with
+      if "length_alpha" not in str(e):
+        raise
+      raise UserError("this export's translate endpoint takes no length_alpha: an earlier RNN Zoo wrote it. Delete "
+                      "the run's export/ folder and run its train.py command again: a completed run is exported "
+                      "again from its best weights.") from None
 
   def bleu(self, translate, split="test", batch_size=100):
     """Cased and lowercased sacreBLEU of `translate` (sentences -> translations) on a split: a Report with both
@@ -275,17 +295,19 @@ class Translation(Task):
       progress.update(len(batch))
     progress.close()
     cased, lowercase = sacrebleu.BLEU(), sacrebleu.BLEU(lowercase=True)
-    beam = self.options["beam_size"]
-    report = Report({"bleu": cased.corpus_score(hypotheses, [references]).score,
-                     "bleu_lowercase": lowercase.corpus_score(hypotheses, [references]).score},
-                    info={"bleu": f"{cased.get_signature()} beam {beam}",
-                          "bleu_lowercase": f"{lowercase.get_signature()} beam {beam}"})
+    scored = cased.corpus_score(hypotheses, [references])
+    search = f"beam {self.options['beam_size']} length_alpha {self.options['length_alpha']:g}"
+    report = Report({"bleu": scored.score, "bleu_lowercase": lowercase.corpus_score(hypotheses, [references]).score,
+                     "length_ratio": scored.ratio},
+                    info={"bleu": f"{cased.get_signature()} {search}",
+                          "bleu_lowercase": f"{lowercase.get_signature()} {search}"})
     return report, hypotheses
 
   def epoch_report(self, model):
     """Greedy translations of the first validation sentences."""
     sources, references = (part[:SAMPLES] for part in self.pairs()["validation"])
-    translations = self._translator(model)(tf.constant(sources), tf.constant(1))["translation"].numpy()
+    translations = self._translator(model)(tf.constant(sources), tf.constant(1), tf.constant(0.0))["translation"]
+    translations = translations.numpy()
     return Report(samples=[{"source": s, "reference": r, "translation": t.decode("utf-8")}
                            for s, r, t in zip(sources, references, translations)])
 
@@ -302,9 +324,8 @@ class Translation(Task):
     return {"perplexity": float(np.exp(nats / units)), "perplexity_per_word": float(np.exp(nats / words))}
 
   def decoded_report(self, model):
-    translate = tf.function(self._translator(model), reduce_retracing=True)
-    beam = tf.constant(self.options["beam_size"])
-    report, _ = self.bleu(lambda source: translate(source, beam)["translation"])
+    translate, search = tf.function(self._translator(model), reduce_retracing=True), self._search_settings()
+    report, _ = self.bleu(lambda source: translate(source, *search)["translation"])
     report.metrics["perplexity_per_word"] = self._perplexities(tf.function(self._scorer(model)),
                                                                100)["perplexity_per_word"]
     return report
@@ -312,9 +333,7 @@ class Translation(Task):
   def evaluate_served(self, served, batch_size, settings=None):
     """Test BLEU (beam --beam_size) and perplexity through the export's translate and score endpoints, and the
     first test sentences' translations."""
-    beam = tf.constant(self.options["beam_size"])
-    report, hypotheses = self.bleu(
-        lambda source: served.translate(source=source, beam_size=beam)["translation"], batch_size=batch_size)
+    report, hypotheses = self.bleu(lambda source: self.translate_served(served, source), batch_size=batch_size)
     sources, references = self.pairs()["test"]
     report.metrics |= self._perplexities(lambda source, target: served.score(source=source, target=target),
                                          batch_size)

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 import models
 import tasks
+from benchmarks import length_penalty
 from common import exports
 from engine import config, run
 from common.errors import UserError
@@ -145,7 +146,7 @@ def test_seq2seq_learns_to_translate_a_toy_language_pair_and_exports_a_translato
   with pytest.raises(tf.errors.InvalidArgumentError, match="every source sentence needs a word"):
     served(source=tf.constant(["eins", ""]))
   with pytest.raises(tf.errors.InvalidArgumentError, match="beam_size must be >= 1"):
-    served.translate(source=tf.constant(["eins"]), beam_size=tf.constant(0))
+    served.translate(source=tf.constant(["eins"]), beam_size=tf.constant(0), length_alpha=tf.constant(1.0))
 
 
 @pytest.mark.skipif(not os.path.exists(os.path.join(SHARED, "datasets", "multi30k", "train.de.gz")),
@@ -173,6 +174,18 @@ def test_evaluate_prints_bleu_and_sample_translations_at_any_beam(toy_run):
   assert set(sample) == {"source", "reference", "translation"} and sample["translation"] == sample["reference"]
   refused = run_cli("evaluate.py", f"--model_dir={path}", "--beam_size=0")
   assert refused.returncode == 2 and "--beam_size=0 is invalid" in refused.stderr
+  refused = run_cli("evaluate.py", f"--model_dir={path}", "--length_alpha=-1")
+  assert refused.returncode == 2 and "--length_alpha=-1.0 is invalid" in refused.stderr
+
+
+def test_the_length_penalty_is_chosen_on_validation_through_the_export_and_may_change_on_resume(toy_run):
+  resolved, path, _ = toy_run
+  rows = length_penalty.sweep(path, DataConfig(), [0.0, 2.0], 3, "validation")
+  assert [alpha for alpha, _ in rows] == [0.0, 2.0]
+  assert all(r.metrics["bleu"] > 90 and "length_alpha" in r.info["bleu"] for _, r in rows)
+  # Decoding settings do not change what was trained: a resume may use others.
+  other = dataclasses.replace(resolved, options={**resolved.options, "length_alpha": 0.6, "beam_size": 1})
+  assert config.differing_fields(resolved.to_json(), other.to_json()) == []
 
 
 def test_subword_units_translate_the_toy_pair_and_the_source_column_can_be_the_second(tmp_path):
@@ -192,3 +205,17 @@ def test_subword_units_translate_the_toy_pair_and_the_source_column_can_be_the_s
   served, _ = exports.load(path)
   out = served(source=tf.constant(['"three two one," it\'s said.']))["translation"].numpy()[0].decode()
   assert "  " not in out and " ." not in out and " ," not in out
+
+
+def test_an_export_from_before_length_alpha_is_refused_with_how_to_export_it_again(tmp_path):
+  _, task = make(tmp_path, pairs=50)
+
+  class Earlier(tf.Module):   # the translate endpoint as exports wrote it before it took length_alpha
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string), tf.TensorSpec([], tf.int32)])
+    def translate(self, source, beam_size):
+      return {"translation": source}
+
+  tf.saved_model.save(Earlier(), str(tmp_path / "earlier"))
+  served = exports.Served(tf.saved_model.load(str(tmp_path / "earlier")))
+  with pytest.raises(UserError, match="takes no length_alpha: an earlier RNN Zoo wrote it. Delete the run's export/"):
+    task.translate_served(served, tf.constant(["eins"]))

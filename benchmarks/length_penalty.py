@@ -1,0 +1,61 @@
+"""Choosing translation's --length_alpha on validation: BLEU of one export's beam search at each value.
+
+    python benchmarks/length_penalty.py --model_dir=runs/translation/bigru_attention \
+        --manual_dir=../shared/datasets/multi30k [--alphas=0,0.6,0.8,1,1.2,1.5] [--beam_size=5] [--split=validation]
+
+Translates the split through the export's translate endpoint (as served: raw strings in) once per value and prints
+a table of cased and lowercased sacreBLEU and the length ratio (translation words / reference words; below 1 BLEU's
+brevity penalty applies). Choose on validation; the test split is for reporting the value chosen.
+"""
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from common import quiet  # noqa: E402
+
+quiet.import_tensorflow()
+
+import tasks  # noqa: E402
+from common import exports  # noqa: E402
+from engine.config import RunConfig  # noqa: E402
+from tasks.base import DataConfig  # noqa: E402
+
+
+def sweep(model_dir, data, alphas, beam_size, split):
+  """[(alpha, Report)] of the export in `model_dir` on `split`, one per length_alpha."""
+  served, saved = exports.load(model_dir)
+  run_config = RunConfig.from_json(saved)
+  data = dataclasses.replace(data, data_file=data.data_file or run_config.data.data_file)
+  rows = []
+  for alpha in alphas:
+    options = {**run_config.options, "beam_size": beam_size, "length_alpha": alpha}
+    task = tasks.create(dataclasses.replace(run_config, data=data, options=options))
+    report, _ = task.bleu(lambda source: task.translate_served(served, source), split=split)
+    rows.append((alpha, report))
+  return rows
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--model_dir", required=True, help="a translation run directory or its export/")
+  parser.add_argument("--data_dir")
+  parser.add_argument("--manual_dir")
+  parser.add_argument("--data_file")
+  parser.add_argument("--alphas", default="0,0.6,0.8,1,1.2,1.5")
+  parser.add_argument("--beam_size", type=int, default=5)
+  parser.add_argument("--split", default="validation", choices=("validation", "test"))
+  args = parser.parse_args()
+  data = DataConfig(data_dir=args.data_dir, manual_dir=args.manual_dir, data_file=args.data_file)
+  rows = sweep(args.model_dir, data, [float(a) for a in args.alphas.split(",")], args.beam_size, args.split)
+  print(f"\n{args.split}, beam {args.beam_size}\n\n| length_alpha | BLEU | lowercased | length ratio |\n|---|---|---|---|")
+  for alpha, report in rows:
+    m = report.metrics
+    print(f"| {alpha:g} | {m['bleu']:.2f} | {m['bleu_lowercase']:.2f} | {m['length_ratio']:.3f} |")
+
+
+if __name__ == "__main__":
+  main()

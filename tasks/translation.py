@@ -219,7 +219,7 @@ class Translation(Task):
   # -- translating ------------------------------------------------------------------------------
 
   def _translator(self, model):
-    """(sentences [n], beam_size) -> translations [n], inside the graph."""
+    """(sentences [n], beam_size, length_alpha) -> translations [n], inside the graph."""
     decoder = Decoder(model, SOURCE)
 
     def translate(source, beam_size, length_alpha):

@@ -5,12 +5,13 @@
 
 Translates the split through the export's translate endpoint (as served: raw strings in) once per value and prints
 a table of cased and lowercased sacreBLEU and the length ratio (translation words / reference words; below 1 BLEU's
-brevity penalty applies). Choose on validation; the test split is for reporting the value chosen.
+brevity penalty applies) and the seconds it took. Choose on validation; the test split is for reporting the value chosen.
 """
 
 import argparse
 import dataclasses
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -26,7 +27,7 @@ from tasks.base import DataConfig  # noqa: E402
 
 
 def sweep(model_dir, data, alphas, beam_size, split):
-  """[(alpha, Report)] of the export in `model_dir` on `split`, one per length_alpha."""
+  """[(alpha, Report, seconds translating)] of the export in `model_dir` on `split`, one per length_alpha."""
   served, saved = exports.load(model_dir)
   run_config = RunConfig.from_json(saved)
   data = dataclasses.replace(data, data_file=data.data_file or run_config.data.data_file)
@@ -34,8 +35,9 @@ def sweep(model_dir, data, alphas, beam_size, split):
   for alpha in alphas:
     options = {**run_config.options, "beam_size": beam_size, "length_alpha": alpha}
     task = tasks.create(dataclasses.replace(run_config, data=data, options=options))
+    started = time.perf_counter()
     report, _ = task.bleu(lambda source: task.translate_served(served, source), split=split)
-    rows.append((alpha, report))
+    rows.append((alpha, report, time.perf_counter() - started))
   return rows
 
 
@@ -51,10 +53,11 @@ def main():
   args = parser.parse_args()
   data = DataConfig(data_dir=args.data_dir, manual_dir=args.manual_dir, data_file=args.data_file)
   rows = sweep(args.model_dir, data, [float(a) for a in args.alphas.split(",")], args.beam_size, args.split)
-  print(f"\n{args.split}, beam {args.beam_size}\n\n| length_alpha | BLEU | lowercased | length ratio |\n|---|---|---|---|")
-  for alpha, report in rows:
+  print(f"\n{args.split}, beam {args.beam_size}\n\n| length_alpha | BLEU | lowercased | length ratio | seconds |\n"
+        "|---|---|---|---|---|")
+  for alpha, report, seconds in rows:
     m = report.metrics
-    print(f"| {alpha:g} | {m['bleu']:.2f} | {m['bleu_lowercase']:.2f} | {m['length_ratio']:.3f} |")
+    print(f"| {alpha:g} | {m['bleu']:.2f} | {m['bleu_lowercase']:.2f} | {m['length_ratio']:.3f} | {seconds:.0f} |")
 
 
 if __name__ == "__main__":

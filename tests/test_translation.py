@@ -181,8 +181,8 @@ def test_evaluate_prints_bleu_and_sample_translations_at_any_beam(toy_run):
 def test_the_length_penalty_is_chosen_on_validation_through_the_export_and_may_change_on_resume(toy_run):
   resolved, path, _ = toy_run
   rows = length_penalty.sweep(path, DataConfig(), [0.0, 2.0], 3, "validation")
-  assert [alpha for alpha, _ in rows] == [0.0, 2.0]
-  assert all(r.metrics["bleu"] > 90 and "length_alpha" in r.info["bleu"] for _, r in rows)
+  assert [alpha for alpha, _, _ in rows] == [0.0, 2.0]
+  assert all(r.metrics["bleu"] > 90 and "length_alpha" in r.info["bleu"] for _, r, _ in rows)
   # Decoding settings do not change what was trained: a resume may use others.
   other = dataclasses.replace(resolved, options={**resolved.options, "length_alpha": 0.6, "beam_size": 1})
   assert config.differing_fields(resolved.to_json(), other.to_json()) == []

@@ -32,6 +32,9 @@ def _write(model, task, config, path):
   archive = keras.export.ExportArchive()
   archive.track(model)
   for resource in resources:
+    if isinstance(resource, keras.layers.Layer) and not resource.built:
+      # A lookup layer is built by its first call; an export made again from a run's weights has not called it yet.
+      resource.build(None)
     archive.track(resource)
   for name, (function, endpoint_signature) in endpoints.items():
     _add_endpoint(archive, name, function, endpoint_signature)

@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -219,3 +220,14 @@ def test_an_export_from_before_length_alpha_is_refused_with_how_to_export_it_aga
   served = exports.Served(tf.saved_model.load(str(tmp_path / "earlier")))
   with pytest.raises(UserError, match="takes no length_alpha: an earlier RNN Zoo wrote it. Delete the run's export/"):
     task.translate_served(served, tf.constant(["eins"]))
+
+
+def test_a_completed_run_whose_export_is_gone_is_exported_again_from_its_weights(toy_run, tmp_path):
+  # Its lookup layers have not been called in that process: the export builds them (it failed on them before).
+  resolved, path, metrics = toy_run
+  copy = str(tmp_path / "run")
+  shutil.copytree(path, copy)
+  shutil.rmtree(os.path.join(copy, "export"))
+  run.train_and_export(resolved, copy)
+  served, _ = exports.load(copy)
+  assert served(source=tf.constant(["neun acht ."]))["translation"].numpy()[0].decode() == '"eight nine," it\'s said.'

@@ -21,16 +21,13 @@ from common import quiet  # noqa: E402
 quiet.import_tensorflow()
 
 import tasks  # noqa: E402
-from common import exports  # noqa: E402
-from engine.config import RunConfig  # noqa: E402
+from engine import evaluation  # noqa: E402
 from tasks.base import DataConfig  # noqa: E402
 
 
 def sweep(model_dir, data, alphas, beam_size, split):
   """[(alpha, Report, seconds translating)] of the export in `model_dir` on `split`, one per length_alpha."""
-  served, saved = exports.load(model_dir)
-  run_config = RunConfig.from_json(saved)
-  data = dataclasses.replace(data, data_file=data.data_file or run_config.data.data_file)
+  served, run_config, data = evaluation.load_export(model_dir, data)
   rows = []
   for alpha in alphas:
     options = {**run_config.options, "beam_size": beam_size, "length_alpha": alpha}

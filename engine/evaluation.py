@@ -13,6 +13,14 @@ from engine.config import RunConfig
 from tasks.base import DataConfig
 
 
+def load_export(path, data=DataConfig()):
+  """(Served, its RunConfig, the DataConfig to read its test data with: `data`, with the run's own --data_file
+  unless `data` names another) of a run directory or its export/."""
+  served, saved = exports.load(path)
+  run_config = RunConfig.from_json(saved)
+  return served, run_config, dataclasses.replace(data, data_file=data.data_file or run_config.data.data_file)
+
+
 def evaluate_export(path, data=DataConfig(), settings=None, batch_size=None, output_dir=None):
   """Test metrics of a run (or a bare export) on raw test inputs, and its task's report.
 
@@ -33,9 +41,7 @@ def evaluate_export(path, data=DataConfig(), settings=None, batch_size=None, out
   >>> result["test"]["accuracy"]
   0.9001
   """
-  served, saved = exports.load(path)
-  run_config = RunConfig.from_json(saved)
-  data = dataclasses.replace(data, data_file=data.data_file or run_config.data.data_file)
+  served, run_config, data = load_export(path, data)
   task_class = tasks.get(run_config.task, run_config.topology)
   resolved = config.evaluation_settings(task_class, settings)
   run_options = {k: v for k, v in resolved.items() if task_class.options[k].train}

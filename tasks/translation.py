@@ -34,6 +34,7 @@ UNKNOWN, START, END = 1, 2, 3      # ids; 0 is padding; words start at 4
 LABEL_SMOOTHING = 0.1
 SOURCE = "source_ids"
 SAMPLES = 5                        # test translations evaluate.py shows
+BUCKETS = (8, 10, 12, 14, 16, 18, 20, 23, 26, 30, 35, 42, 52, 70)   # training batch lengths, in units
 
 
 class Translation(Task):
@@ -48,7 +49,7 @@ class Translation(Task):
                               "its BLEU).", at_least=1, note="1: greedy", resumable=True, evaluate=True),
       "length_alpha": Setting(1.0, "translation: beam search ranks finished translations by log-probability / "
                                    "length**alpha (test BLEU, the export's serve; evaluate.py: its BLEU). "
-                                   "benchmarks/length_penalty.py compares values on validation.",
+                                   "benchmarks/search_settings.py compares values on validation.",
                               at_least=0, note="0: no length normalisation", resumable=True, evaluate=True),
       "min_count": Setting(2, "translation, tagging: training occurrences a word needs to enter the vocabulary "
                               "(rarer words read as unknown; translation: word units only).", at_least=1),
@@ -70,6 +71,7 @@ class Translation(Task):
     super().__init__(data, options)
     self._pairs = None
     self._kept = None
+    self._encoded = {}
     self.vocabularies = None
 
   def dataset_name(self):
@@ -171,13 +173,12 @@ class Translation(Task):
     return tf.cast(self.lookups[side](self.units(side, sentences)), tf.int32)
 
   def _teacher_forced(self, sources, targets):
-    """Model inputs and targets: the decoder reads <s> + target and predicts target + </s>."""
+    """Ragged model inputs and targets of [n] pairs: the decoder reads <s> + target and predicts target + </s>."""
     target_ids = self.ids("target", targets)
     rows = target_ids.nrows()
     decoder_inputs = tf.concat([tf.fill([rows, 1], START), target_ids], axis=1)
     decoder_targets = tf.concat([target_ids, tf.fill([rows, 1], END)], axis=1)
-    inputs = {SOURCE: self.ids("source", sources).to_tensor(), DECODER_INPUT: decoder_inputs.to_tensor()}
-    return inputs, decoder_targets.to_tensor()
+    return {SOURCE: self.ids("source", sources), DECODER_INPUT: decoder_inputs}, decoder_targets
 
   def _token_counts(self, sentences):
     return [len(row) for start in range(0, len(sentences), 4096)
@@ -195,12 +196,31 @@ class Translation(Task):
       self._kept = ([sources[i] for i in keep], [targets[i] for i in keep])
     return self._kept
 
+  def _examples(self, split):
+    """The split's pairs, one (model inputs, targets) each, tokenized once and kept: subword segmentation is the
+    costly part of the pipeline, and it gives the same ids every epoch."""
+    if split not in self._encoded:
+      sources, targets = self._training_pairs() if split == "train" else self.pairs()[split]
+      ds = tf.data.Dataset.from_tensor_slices((sources, targets)).batch(4096).map(self._teacher_forced).unbatch()
+      # A mapped element is a plain tensor again (a sliced RaggedTensor is not, and cannot be padded into a batch).
+      self._encoded[split] = ds.map(lambda inputs, targets: (inputs, targets)).cache()
+    return self._encoded[split]
+
   def dataset(self, split, batch_size, shuffle_seed=None):
-    sources, targets = self._training_pairs() if split == "train" else self.pairs()[split]
-    ds = tf.data.Dataset.from_tensor_slices((sources, targets))
+    ds = self._examples(split)
     if shuffle_seed is not None:
-      ds = ds.shuffle(len(sources), seed=shuffle_seed, reshuffle_each_iteration=False)
-    return ds.batch(batch_size).map(self._teacher_forced, tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+      ds = ds.shuffle(len(self._training_pairs()[0] if split == "train" else self.pairs()[split][0]),
+                      seed=shuffle_seed, reshuffle_each_iteration=False)
+    if split == "train":
+      # Training batches gather pairs of like length, as OpenNMT's and fairseq's do: a batch is as long as its
+      # longest pair, and random batches of Multi30k's subwords hold 2.06x their units, these about 1.2x
+      # (docs/results.md). Evaluation batches keep the split's order, so its figures do not depend on batching.
+      ds = ds.bucket_by_sequence_length(
+          lambda inputs, targets: tf.maximum(tf.shape(inputs[SOURCE])[0], tf.shape(targets)[0]),
+          bucket_boundaries=list(BUCKETS), bucket_batch_sizes=[batch_size] * (len(BUCKETS) + 1))
+    else:
+      ds = ds.padded_batch(batch_size)
+    return ds.prefetch(tf.data.AUTOTUNE)
 
   # -- loss and metrics -------------------------------------------------------------------------
 
@@ -246,6 +266,7 @@ class Translation(Task):
       """Teacher-forced nats of each target (its units and </s>) given its source, how many units that is, and how
       many words (reversible tokens, and </s>: what perplexity per word divides by, whatever the units)."""
       inputs, targets = self._teacher_forced(source, target)
+      inputs, targets = {name: ids.to_tensor() for name, ids in inputs.items()}, targets.to_tensor()
       losses, mask = losses_and_mask(targets, model(inputs, training=False))
       words = tf.cast(tokenization.tokenize(target).row_lengths(), tf.int32) + 1
       return {"nats": tf.reduce_sum(losses * mask, axis=1), "tokens": tf.reduce_sum(tf.cast(mask, tf.int32), axis=1),

@@ -11,7 +11,7 @@ import tensorflow as tf
 
 import models
 import tasks
-from benchmarks import length_penalty
+from benchmarks import search_settings
 from common import exports
 from engine import config, run
 from common.errors import UserError
@@ -70,6 +70,34 @@ def test_bad_options_are_refused(tmp_path):
     make(tmp_path, data_file_split="0.5,0.5")
   with pytest.raises(UserError, match="--beam_size=0 is invalid"):
     make(tmp_path, beam_size=0)
+
+
+def test_training_batches_gather_pairs_of_like_length_and_hold_every_pair_once(tmp_path):
+  import bisect
+  from tasks.translation import BUCKETS, DECODER_INPUT, END, SOURCE, START
+  _, task = make(tmp_path, pairs=400)
+  task.prepare(str(tmp_path), 16)
+
+  def batches(seed):
+    return [(inputs[SOURCE].numpy(), inputs[DECODER_INPUT].numpy(), targets.numpy())
+            for inputs, targets in task.dataset("train", 16, shuffle_seed=seed)]
+
+  def unpadded(row):
+    return tuple(row[row != 0].tolist())
+
+  first = batches(1)
+  sources, targets = task._training_pairs()
+  expected = zip(task.ids("source", tf.constant(sources)).to_list(), task.ids("target", tf.constant(targets)).to_list())
+  assert sorted((unpadded(s), unpadded(t)) for source, _, target in first for s, t in zip(source, target)) == \
+      sorted((tuple(s), (*t, END)) for s, t in expected)
+  for source, decoder_input, target in first:
+    assert len(target) <= 16 and np.array_equal(decoder_input != 0, target != 0) and (decoder_input[:, 0] == START).all()
+    lengths = np.maximum((source != 0).sum(1), (target != 0).sum(1))
+    assert len({bisect.bisect_right(BUCKETS, n) for n in lengths}) == 1, lengths   # one bucket a batch
+  # The same seed gives the same batches (a resumed epoch skips the ones it had trained on); another, another order.
+  assert all(np.array_equal(a[2], b[2]) for a, b in zip(first, batches(1)))
+  assert [len(t) for *_, t in first] != [len(t) for *_, t in batches(2)] or \
+      any(not np.array_equal(a[2], b[2]) for a, b in zip(first, batches(2)))
 
 
 def _decoder(spec_name, topology_io, seed=0):
@@ -179,11 +207,11 @@ def test_evaluate_prints_bleu_and_sample_translations_at_any_beam(toy_run):
   assert refused.returncode == 2 and "--length_alpha=-1.0 is invalid" in refused.stderr
 
 
-def test_the_length_penalty_is_chosen_on_validation_through_the_export_and_may_change_on_resume(toy_run):
+def test_the_beam_and_length_penalty_are_chosen_on_validation_through_the_export_and_may_change_on_resume(toy_run):
   resolved, path, _ = toy_run
-  rows = length_penalty.sweep(path, DataConfig(), [0.0, 2.0], 3, "validation")
-  assert [alpha for alpha, _, _ in rows] == [0.0, 2.0]
-  assert all(r.metrics["bleu"] > 90 and "length_alpha" in r.info["bleu"] for _, r, _ in rows)
+  rows = search_settings.sweep(path, DataConfig(), [1, 3], [0.0, 2.0], "validation")
+  assert [(beam, alpha) for beam, alpha, _, _ in rows] == [(1, 0.0), (1, 2.0), (3, 0.0), (3, 2.0)]
+  assert all(r.metrics["bleu"] > 90 and "length_alpha" in r.info["bleu"] for _, _, r, _ in rows)
   # Decoding settings do not change what was trained: a resume may use others.
   other = dataclasses.replace(resolved, options={**resolved.options, "length_alpha": 0.6, "beam_size": 1})
   assert config.differing_fields(resolved.to_json(), other.to_json()) == []

@@ -90,10 +90,18 @@ def test_training_batches_gather_pairs_of_like_length_and_hold_every_pair_once(t
   expected = zip(task.ids("source", tf.constant(sources)).to_list(), task.ids("target", tf.constant(targets)).to_list())
   assert sorted((unpadded(s), unpadded(t)) for source, _, target in first for s, t in zip(source, target)) == \
       sorted((tuple(s), (*t, END)) for s, t in expected)
+  most = {}   # bucket -> the most pairs one of its batches held
   for source, decoder_input, target in first:
-    assert len(target) <= 16 and np.array_equal(decoder_input != 0, target != 0) and (decoder_input[:, 0] == START).all()
+    assert np.array_equal(decoder_input != 0, target != 0) and (decoder_input[:, 0] == START).all()
     lengths = np.maximum((source != 0).sum(1), (target != 0).sum(1))
-    assert len({bisect.bisect_right(BUCKETS, n) for n in lengths}) == 1, lengths   # one bucket a batch
+    buckets = {bisect.bisect_right(BUCKETS, n) for n in lengths}
+    assert len(buckets) == 1, lengths   # one bucket a batch
+    bucket = buckets.pop()
+    most[bucket] = max(most.get(bucket, 0), len(target))
+  # Shorter pairs, more of them a batch: every batch holds about as many units as 16 average pairs.
+  sizes = [most[b] for b in sorted(most)]
+  assert len(sizes) > 1 and sizes == sorted(sizes, reverse=True) and sizes[0] > sizes[-1], sizes
+  assert 0.7 < len(sources) / len(first) / 16 < 1.3
   # The same seed gives the same batches (a resumed epoch skips the ones it had trained on); another, another order.
   assert all(np.array_equal(a[2], b[2]) for a, b in zip(first, batches(1)))
   assert [len(t) for *_, t in first] != [len(t) for *_, t in batches(2)] or \

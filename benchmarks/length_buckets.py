@@ -29,11 +29,11 @@ from engine import api  # noqa: E402
 from engine.loop import Trainer  # noqa: E402
 from engine.run_dir import RunDir  # noqa: E402
 from tasks.base import DataConfig  # noqa: E402
-from tasks.translation import SOURCE  # noqa: E402
+from tasks.translation import BUCKETS, SOURCE  # noqa: E402
 
 
 def padding(batches):
-  """Units a batch computes (rows x its longest source, plus rows x its longest target) per real unit."""
+  """Units the batches compute (rows x the longest source, plus rows x the longest target) per real unit."""
   computed = real = 0
   for inputs, targets in batches:
     source, target = inputs[SOURCE] != 0, targets != 0
@@ -56,6 +56,8 @@ def main():
   ways = {"like lengths (the task's)": task.dataset("train", batch_size, shuffle_seed=0),
           "random": task._examples("train").shuffle(pairs, seed=0).padded_batch(batch_size)}
   print(f"{args.model}, batch {batch_size}, {pairs} training pairs; {cpu_name()}")
+  print(f"  pairs a batch in the buckets up to {', '.join(map(str, BUCKETS))} units and beyond: "
+        f"{task._bucket_batch_sizes(batch_size)}")
   for name, batches in ways.items():
     print(f"  {name}: {padding(batches):.2f} units computed per real unit")
 

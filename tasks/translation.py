@@ -217,8 +217,8 @@ class Translation(Task):
     of short pairs holds more of them and every batch about as many units as a random batch of batch_size.
 
     The loss is a mean over each batch's units, so with as many pairs in every batch a unit of a short pair would
-    weigh three times one of a long pair; Multi30k's validation perplexity then lagged a random-batch run's by an
-    epoch (docs/results.md). Batches of equal units are how tensor2tensor and fairseq batch (max_tokens)."""
+    weigh about three times one of a long pair. Batches of equal units are how tensor2tensor and fairseq
+    (--max_tokens) batch; docs/results.md compares the two with random batches."""
     if batch_size not in self._batch_sizes:
       lengths = np.concatenate(list(self._examples("train").map(_pair_length).batch(4096).as_numpy_iterator()))
       bucket = np.searchsorted(BUCKETS, lengths, side="right")

@@ -52,7 +52,7 @@ def main():
   args = parser.parse_args()
   built = api.build("translation", args.model, data=DataConfig(data_dir=args.data_dir, manual_dir=args.manual_dir))
   task, batch_size = built.task, built.config.training.batch_size
-  pairs = len(task._training_pairs()[0])
+  pairs = len(task._split_pairs("train")[0])
   ways = {"like lengths (the task's)": task.dataset("train", batch_size, shuffle_seed=0),
           "random": task._examples("train").shuffle(pairs, seed=0).padded_batch(batch_size)}
   print(f"{args.model}, batch {batch_size}, {pairs} training pairs; {cpu_name()}")

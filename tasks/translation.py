@@ -202,11 +202,15 @@ class Translation(Task):
       self._kept = ([sources[i] for i in keep], [targets[i] for i in keep])
     return self._kept
 
+  def _split_pairs(self, split):
+    """(sources, targets) a split trains or evaluates on: training leaves out the pairs longer than --max_length."""
+    return self._training_pairs() if split == "train" else self.pairs()[split]
+
   def _examples(self, split):
     """The split's pairs, one (model inputs, targets) each, tokenized once and kept: subword segmentation is the
     costly part of the pipeline, and it gives the same ids every epoch."""
     if split not in self._encoded:
-      sources, targets = self._training_pairs() if split == "train" else self.pairs()[split]
+      sources, targets = self._split_pairs(split)
       ds = tf.data.Dataset.from_tensor_slices((sources, targets)).batch(4096).map(self._teacher_forced).unbatch()
       # A mapped element is a plain tensor again (a sliced RaggedTensor is not, and cannot be padded into a batch).
       self._encoded[split] = ds.map(lambda inputs, targets: (inputs, targets)).cache()
@@ -232,8 +236,7 @@ class Translation(Task):
   def dataset(self, split, batch_size, shuffle_seed=None):
     ds = self._examples(split)
     if shuffle_seed is not None:
-      ds = ds.shuffle(len(self._training_pairs()[0] if split == "train" else self.pairs()[split][0]),
-                      seed=shuffle_seed, reshuffle_each_iteration=False)
+      ds = ds.shuffle(len(self._split_pairs(split)[0]), seed=shuffle_seed, reshuffle_each_iteration=False)
     if split == "train":
       # Training batches gather pairs of like length, as OpenNMT's and fairseq's do: a batch is as long as its
       # longest pair, and random batches of Multi30k's subwords compute 2.07 units per real one, these about 1.1

@@ -105,11 +105,14 @@ class UnknownTokenDropout(keras.layers.Layer):
     return {**super().get_config(), "rate": self.rate, "seed": self.seed}
 
 
-def embed(ids, vocabulary_size, spec, name, dropout=True):
-  """ids [batch, steps] (0 = padding) -> masked embeddings, with --dropout as --embedding_dropout says."""
+def embed(ids, vocabulary_size, spec, name, dropout=True, layer=None):
+  """ids [batch, steps] (0 = padding) -> masked embeddings, with --dropout as --embedding_dropout says.
+
+  `layer`: the embedding layer to read (one the caller shares, as a tied head does), instead of a new one."""
   if dropout and spec.dropout and spec.embedding_dropout == "unknown":
     ids = UnknownTokenDropout(spec.dropout, name=f"{name}_unknown_dropout")(ids)
-  x = keras.layers.Embedding(vocabulary_size, spec.embedding_dim, mask_zero=True, name=name)(ids)
+  layer = layer or keras.layers.Embedding(vocabulary_size, spec.embedding_dim, mask_zero=True, name=name)
+  x = layer(ids)
   if dropout and spec.dropout and spec.embedding_dropout != "unknown":
     x = embedding_dropout(x, ids, vocabulary_size, spec, prefix=name.removesuffix("embedding"))
   return x

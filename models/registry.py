@@ -40,6 +40,9 @@ class ModelSpec:
                                    choices=EMBEDDING_DROPOUTS)
   attention: str = setting("none", "seq2seq: how the decoder attends to the encoder (additive: Bahdanau; "
                                    "multiplicative: Luong's general score).", choices=ATTENTIONS)
+  tie_embeddings: bool = setting(False, "seq2seq over tokens: the head scores each target token by the decoder's "
+                                        "embedding of it (a linear projection to --embedding_dim, then the embedding "
+                                        "matrix; Press & Wolf 2017).")
   head: str = setting("softmax", "many_to_many: the output layer: softmax (a label per step, on its own) or crf (a "
                                  "linear-chain CRF: scores of label transitions, Viterbi decoding).", choices=HEADS)
   char_units: int = setting(0, "Words read with their characters (tagging): units per direction of a character "

@@ -83,6 +83,7 @@ class Task(abc.ABC):
   heads: ClassVar[tuple[str, ...]] = ("softmax",)   # the output layers its loss and decoding understand
   reads_characters: ClassVar[bool] = False    # whether its token inputs are words it can spell (IOSpec.char_vocab)
   takes_baselines: ClassVar[bool] = False     # whether the forecasting baselines (naive, linear) apply
+  decodes_tokens: ClassVar[bool] = False      # whether a seq2seq decoder reads the tokens it writes (--tie_embeddings)
   # For --init_from: what the task's token ids are (tasks with the same value read the same tokens, so the
   # embedding and recurrent weights of one fit the other) and the run-directory files holding its vocabulary,
   # which a run starting from its weights takes over. None: the task cannot start from another run's weights.
@@ -114,6 +115,9 @@ class Task(abc.ABC):
     if spec.char_units and not cls.reads_characters:
       raise UserError(f"--char_units={spec.char_units} reads the characters of words, which --task={cls.name} does "
                       "not offer (tagging does); leave --char_units unset.")
+    if spec.tie_embeddings and not cls.decodes_tokens:
+      raise UserError(f"--tie_embeddings scores outputs with the embeddings of the tokens a decoder reads; --task="
+                      f"{cls.name} has no such decoder (translation does); leave --tie_embeddings unset.")
 
   def check_settings(self, spec, topology):
     """Raises UserError for task options that make no sense with this preset and topology (called once all

@@ -46,6 +46,7 @@ class Translation(Task):
   name = "translation"
   tfds_name = "multi30k"
   topologies = ("seq2seq",)
+  decodes_tokens = True
   monitor = ("perplexity", "min")
   reads_data_file = True
   options = {

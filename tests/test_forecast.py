@@ -339,3 +339,5 @@ def test_word_settings_are_refused_for_forecasting():
     config.resolve("forecast", "gru", overrides={"head": "crf"})
   with pytest.raises(UserError, match="--char_units=8 reads the characters of words"):
     config.resolve("forecast", "gru", overrides={"char_units": 8})
+  with pytest.raises(UserError, match="--tie_embeddings scores outputs .* --task=forecast has no such decoder"):
+    config.resolve("forecast", "gru", "seq2seq", overrides={"tie_embeddings": True})

@@ -27,6 +27,7 @@ CASES = [
     ("lstm", "one_to_many", DRAWING, {}),
     ("bigru_attention", "seq2seq", SEQ2SEQ, {"embedding_dropout": "channel"}),
     ("lstm", "seq2seq", SEQ2SEQ, {"attention": "multiplicative"}),
+    ("bigru_attention", "seq2seq", SEQ2SEQ, {"tie_embeddings": True}),
     ("gru", "many_to_one", WINDOWS, {}),
     ("gru", "many_to_many", WINDOWS, {}),
     ("gru", "seq2seq", WINDOWS, {}),

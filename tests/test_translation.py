@@ -109,17 +109,20 @@ def test_training_batches_gather_pairs_of_like_length_and_hold_every_pair_once(t
   assert targets_of(batches(1)) == targets_of(first) != targets_of(batches(2))
 
 
-def _decoder(spec_name, topology_io, seed=0):
+def _decoder(spec_name, topology_io, seed=0, **fields):
   import keras
   keras.utils.set_random_seed(seed)
-  spec = dataclasses.replace(models.get(spec_name), units=8, embedding_dim=6)
+  spec = dataclasses.replace(models.get(spec_name), units=8, embedding_dim=6, **fields)
   return models.build(spec, "seq2seq", topology_io)
 
 
-@pytest.mark.parametrize("preset", ["gru", "stacked_lstm", "bigru_attention", "lstm_attention"])
-def test_beam_search_of_width_one_is_greedy_and_the_stepped_decoder_is_the_model(preset):
+@pytest.mark.parametrize("preset, tied", [("gru", False), ("stacked_lstm", False), ("bigru_attention", False),
+                                          ("lstm_attention", False), ("bigru_attention", True)])
+def test_beam_search_of_width_one_is_greedy_and_the_stepped_decoder_is_the_model(preset, tied):
   io = IOSpec("tokens", 20, 15, input_name="source_ids", decoder_vocab=15)
-  model = _decoder(preset, io)
+  model = _decoder(preset, io, tie_embeddings=tied)
+  if tied:   # the only weights as wide as the target vocabulary are the decoder's embeddings
+    assert [w.path for w in model.weights if 15 in w.shape] == ["decoder_embedding/embeddings"]
   source = tf.constant([[5, 6, 7, 0], [9, 4, 0, 0], [3, 3, 3, 3]])
   decoder = Decoder(model, "source_ids")
   memory, states = decoder.start(source)
@@ -226,8 +229,9 @@ def test_the_beam_and_length_penalty_are_chosen_on_validation_through_the_export
   assert config.differing_fields(resolved.to_json(), other.to_json()) == []
 
 
-def test_subword_units_translate_the_toy_pair_and_the_source_column_can_be_the_second(tmp_path):
-  resolved, task = make(tmp_path, "gru_attention", overrides={"epochs": 8, "learning_rate": 1e-2, "lr_decay": 1.0},
+def test_subword_units_translate_the_toy_pair_with_tied_embeddings_and_the_source_column_can_be_the_second(tmp_path):
+  resolved, task = make(tmp_path, "gru_attention", overrides={"epochs": 8, "learning_rate": 1e-2, "lr_decay": 1.0,
+                                                              "tie_embeddings": True},
                         text_units="subword", subword_merges=40, source_column=1)
   sources, targets = task.pairs()["train"]
   assert targets[0].split()[0] in NUMBERS   # column 1 (English) is the source now; German is the target

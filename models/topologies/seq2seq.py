@@ -10,7 +10,9 @@ parallel multi-step forecasting).
 
 With attention, each decoder output is joined with a context vector over the encoder's outputs and
 mixed by a tanh layer (Luong et al. 2015's placement), scored additively (Bahdanau et al. 2015) or
-multiplicatively (Luong's "general" score). `Decoder` runs the trained decoder one step at a time
+multiplicatively (Luong's "general" score). With tie_embeddings the head scores each token by
+the decoder's embedding of it (Press & Wolf 2017): a rare target token's one vector learns both
+from being read and from being written, and the head's largest matrix is gone. `Decoder` runs the trained decoder one step at a time
 for greedy and beam search.
 """
 
@@ -87,7 +89,12 @@ def build(spec, io):
   inputs, x = input_and_features(spec, io)
   encoded, context, states = encode(x, spec)
   decoder_inputs = keras.Input(shape=(io.decoder_length,), dtype="int32", name=DECODER_INPUT)
-  y = embed(decoder_inputs, io.decoder_vocab, spec, "decoder_embedding", dropout=io.input_dropout)
+  if spec.tie_embeddings and io.decoder_vocab != io.output_size:
+    raise ValueError(f"tie_embeddings needs a decoder that reads the tokens it writes; it reads {io.decoder_vocab} "
+                     f"ids and writes {io.output_size}")
+  embedding = keras.layers.ReversibleEmbedding(io.decoder_vocab, spec.embedding_dim, mask_zero=True,
+                                               name="decoder_embedding") if spec.tie_embeddings else None
+  y = embed(decoder_inputs, io.decoder_vocab, spec, "decoder_embedding", dropout=io.input_dropout, layer=embedding)
   y = keras.layers.Concatenate(name="decoder_step_inputs")([y, keras.ops.zeros_like(y[..., :1]) + context[:, None]])
   units = spec.units * (2 if spec.bidirectional else 1)
   for i in range(spec.layers):
@@ -101,7 +108,11 @@ def build(spec, io):
     y = _attend(attention, y, encoded, keys, source_mask)
   if spec.dropout:
     y = keras.layers.Dropout(spec.dropout, name="head_dropout")(y)
-  outputs = keras.layers.Dense(io.output_size, name="head")(y)
+  if spec.tie_embeddings:
+    y = keras.layers.Dense(spec.embedding_dim, use_bias=False, name="head_projection")(y)
+    outputs = embedding(y, reverse=True)
+  else:
+    outputs = keras.layers.Dense(io.output_size, name="head")(y)
   return keras.Model({io.input_name: inputs, DECODER_INPUT: decoder_inputs}, outputs, name=f"{spec.name}_seq2seq")
 
 
@@ -131,7 +142,11 @@ class Decoder:
     self.attention = None if not self.attends else {
         part: layers[name] for part, name in (("query", "attention_query"), ("key", "attention_key"),
                                               ("score", "attention"), ("mix", "attentional")) if name in layers}
-    self.head = layers["head"]
+    if "head" in layers:
+      self.head = layers["head"]
+    else:   # --tie_embeddings
+      projection, embedding = layers["head_projection"], layers["decoder_embedding"]
+      self.head = lambda output: embedding(projection(output), reverse=True)
 
   def start(self, source):
     """Encodes a batch: (memory: what every step reads, [batch, ...] each; initial decoder states)."""

@@ -166,7 +166,9 @@ def test_a_wider_beam_never_finds_a_worse_translation_than_greedy_on_its_own_sco
 def toy_run(tmp_path_factory):
   """A gru_attention run trained on the toy pair: (resolved config, run directory, metrics)."""
   tmp_path = tmp_path_factory.mktemp("toy")
-  resolved, _ = make(tmp_path, overrides={"epochs": 12, "learning_rate": 1e-2, "lr_decay": 1.0}, beam_size=3)
+  # The task's default tied head needs about twice the epochs an untied one does on this pair (at 12 epochs:
+  # BLEU 49 tied, 100 untied; 24 tied: 100), so the fixture trains the default for 24.
+  resolved, _ = make(tmp_path, overrides={"epochs": 24, "learning_rate": 1e-2, "lr_decay": 1.0}, beam_size=3)
   path = str(tmp_path / "run")
   return resolved, path, run.train_and_export(resolved, path)
 
@@ -176,7 +178,8 @@ def test_seq2seq_learns_to_translate_a_toy_language_pair_and_exports_a_translato
   assert metrics["test"]["bleu"] > 90, metrics["test"]
   assert "nrefs:1|case:mixed" in metrics["info"]["bleu"] and "beam 3" in metrics["info"]["bleu"]
   served, _ = exports.load(path)
-  out = served(source=tf.constant(["eins zwei drei .", "neun acht ."]))["translation"].numpy()
+  # Sources written as the training side writes them: "drei ." would be a unit the toy pair never showed.
+  out = served(source=tf.constant(["eins zwei drei.", "neun acht."]))["translation"].numpy()
   assert [o.decode() for o in out] == ['"three two one," it\'s said.', '"eight nine," it\'s said.']
   evaluate_task = tasks.create(resolved)
   evaluate_task.check_data()
@@ -271,4 +274,4 @@ def test_a_completed_run_whose_export_is_gone_is_exported_again_from_its_weights
   shutil.rmtree(os.path.join(copy, "export"))
   run.train_and_export(resolved, copy)
   served, _ = exports.load(copy)
-  assert served(source=tf.constant(["neun acht ."]))["translation"].numpy()[0].decode() == '"eight nine," it\'s said.'
+  assert served(source=tf.constant(["neun acht."]))["translation"].numpy()[0].decode() == '"eight nine," it\'s said.'

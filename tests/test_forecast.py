@@ -303,7 +303,18 @@ def test_the_linear_baseline_trains_with_the_series_own_dlinear_settings(dataset
   flagged = config.resolve("forecast", "linear", overrides={"learning_rate": 0.3},
                            options={"dataset": dataset, "horizon": horizon}).training
   assert flagged.learning_rate == 0.3   # a flag still wins
-  assert config.resolve("forecast", "gru", options={"dataset": dataset}).training.learning_rate == 1e-3
+
+
+@pytest.mark.parametrize("dataset, batch_size, learning_rate, epochs, patience", [
+    ("ett/h1", 32, 1e-3, 10, 3), ("ett/h2", 32, 1e-3, 10, 3), ("ett/m1", 256, 3e-4, 30, 5),
+    ("ett/m2", 256, 3e-4, 30, 5)])
+def test_recurrent_presets_train_the_15_minute_series_on_segrnns_slower_schedule(dataset, batch_size, learning_rate,
+                                                                                   epochs, patience):
+  training = config.resolve("forecast", "gru", options={"dataset": dataset}).training
+  assert (training.batch_size, training.learning_rate, training.epochs, training.patience) == (
+      batch_size, learning_rate, epochs, patience)
+  assert config.resolve("forecast", "gru", overrides={"batch_size": 32},
+                        options={"dataset": dataset}).training.batch_size == 32   # a flag still wins
 
 
 @pytest.mark.parametrize("dataset, segment_length, dropout, batch_size, channel_embedding", [

@@ -145,7 +145,7 @@ def resolve(task_name, model_name, topology=None, overrides=None, data=DataConfi
     recipe_options |= carried_options
   given_options = options
   options = resolve_options(task, given_options, recipe_options)
-  tuned_options = task.tuned_options(preset, options)   # may depend on the options resolved (e.g. the series)
+  tuned_options = task.tuned_options(preset, options, data)   # may depend on the options resolved (e.g. the series)
   if tuned_options:
     options = resolve_options(task, given_options, tuned_options | recipe_options)
   instance = task(data, options)

@@ -137,9 +137,9 @@ class Task(abc.ABC):
     UserError naming the flag and files that fix it."""
 
   @classmethod
-  def tuned_options(cls, spec, options) -> dict:
-    """Run options this task chooses for a preset, given the others (e.g. per-series settings of a published
-    recipe); flags override them."""
+  def tuned_options(cls, spec, options, data) -> dict:
+    """Run options this task chooses for a preset, given the others and the data it reads (e.g. per-series
+    settings of a published recipe, which a user's own --data_file does not take); flags override them."""
     return {}
 
   def tuned_defaults(self, spec) -> dict:

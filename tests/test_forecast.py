@@ -317,6 +317,24 @@ def test_recurrent_presets_train_the_15_minute_series_on_segrnns_slower_schedule
                         options={"dataset": dataset}).training.batch_size == 32   # a flag still wins
 
 
+@pytest.mark.parametrize("dataset, model, input_length", [
+    ("ett/m1", "gru", 720), ("ett/m1", "lstm", 720), ("ett/m1", "linear", 336), ("ett/m1", "naive", 336),
+    ("ett/m2", "gru", 336), ("ett/h1", "gru", 336)])
+def test_recurrent_presets_read_segrnns_longer_look_back_where_it_validated_better(dataset, model, input_length):
+  assert config.resolve("forecast", model, options={"dataset": dataset}).options["input_length"] == input_length
+  flagged = config.resolve("forecast", model, options={"dataset": dataset, "input_length": 96})
+  assert flagged.options["input_length"] == 96   # a flag still wins
+
+
+def test_a_users_series_takes_the_generic_settings_whatever_dataset_says():
+  def resolve(model, dataset):
+    return config.resolve("forecast", model, data=DataConfig(data_file="series.csv"), options={"dataset": dataset})
+  gru = resolve("gru", "ett/m1")
+  assert (gru.options["input_length"], gru.training.batch_size, gru.training.epochs) == (336, 32, 10)
+  assert resolve("linear", "ett/m2").training.learning_rate == 5e-3              # ETTh1's DLinear script
+  assert resolve("segrnn", "ett/m1").options["segment_length"] == 24             # ETTh1's SegRNN script
+
+
 @pytest.mark.parametrize("dataset, segment_length, dropout, batch_size, channel_embedding", [
     ("ett/h1", 24, 0.1, 64, True), ("ett/h2", 24, 0.5, 64, False), ("ett/m1", 48, 0.5, 256, True),
     ("ett/m2", 48, 0.5, 256, False)])

@@ -201,7 +201,7 @@ class Forecast(Task):
     if spec.name == "segrnn":
       script = segrnn_script(series)
       return {"segment_length": script["segment_length"], "channel_embedding": script["channel_embedding"]}
-    if spec.kind == "recurrent" and series in RECURRENT_LOOKBACK:
+    if spec.recurrent and series in RECURRENT_LOOKBACK:
       return {"input_length": RECURRENT_LOOKBACK[series]}
     return {}
 

@@ -28,6 +28,8 @@ class TrainingSpec:
   learning_rate: float = setting(1e-3, "Adam's learning rate.", above=0)
   lr_decay: float = setting(1.0, "Multiply the learning rate by this after every epoch.", above=0, at_most=1,
                             note="1: constant")
+  lr_hold_epochs: int = setting(0, "Start --lr_decay this many epochs later: the first 1 + this many epochs train at "
+                                   "--learning_rate (SegRNN's lradj=type3: 3, with --lr_decay=0.8).", at_least=0)
   clipnorm: float = setting(5.0, "Clip the global gradient norm to this; guards against exploding gradients.",
                             at_least=0, note="0: off")
   patience: int = setting(3, "Stop after this many epochs without validation improvement.", at_least=0,

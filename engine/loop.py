@@ -268,7 +268,7 @@ class Trainer:
     last_save = time.monotonic()
     while not self.done():
       epoch = int(self.loop.epoch)
-      learning_rate = training.learning_rate * training.lr_decay**epoch
+      learning_rate = training.learning_rate * training.lr_decay**max(0, epoch - training.lr_hold_epochs)
       self.optimizer.learning_rate = learning_rate
       if training.gradual_unfreezing:
         self.frozen_depth.assign(fine_tuning.frozen_depth(epoch, len(self.groups)))

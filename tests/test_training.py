@@ -45,6 +45,13 @@ def test_the_toy_task_is_learned(tmp_path):
   assert metrics["test"]["accuracy"] >= 0.9
 
 
+def test_the_learning_rate_holds_for_lr_hold_epochs_then_decays_every_epoch(tmp_path):
+  metrics = run.train_and_export(_toy_config(epochs=5, patience=0, learning_rate=0.01, lr_decay=0.5,
+                                             lr_hold_epochs=2), str(tmp_path / "run"))
+  rates = [epoch["train"]["learning_rate"] for epoch in metrics["history"]]
+  np.testing.assert_allclose(rates, [0.01, 0.01, 0.01, 0.005, 0.0025])
+
+
 def test_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_one(tmp_path, monkeypatch):
   monkeypatch.setattr("engine.loop.CHECKPOINT_EVERY_SECONDS", -1)  # checkpoint after every step
   straight = str(tmp_path / "straight")

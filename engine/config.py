@@ -101,8 +101,11 @@ class RunConfig:
   @classmethod
   def from_json(cls, d):
     model = {k: v for k, v in d["model"].items() if k not in ("recipe", "made_for")}
+    # A run saved before an option existed ran with that option's default, as missing fields of the specs do.
+    known = tasks.get(d["task"]).options if d["task"] in tasks.names() else {}
+    options = {name: o.default for name, o in known.items() if o.train} | d.get("options", {})
     return cls(task=d["task"], topology=d["topology"], model=models.ModelSpec(**model),
-               training=TrainingSpec(**d["training"]), data=DataConfig(**d["data"]), options=d.get("options", {}),
+               training=TrainingSpec(**d["training"]), data=DataConfig(**d["data"]), options=options,
                init_from=tuple(d.get("init_from", ())))
 
 

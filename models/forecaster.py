@@ -25,6 +25,7 @@ from models.topologies import many_to_many, many_to_one, seq2seq
 
 NORMS = ("last", "revin", "revin_affine", "none")
 DECODERS = ("dense", "pmf")
+WEIGHT_INITS = ("keras", "torch")
 _REVIN_EPSILON = 1e-5
 
 
@@ -40,6 +41,7 @@ class WindowSpec:
   decoder: str = "dense"           # many_to_one: a Dense layer over the final state, or pmf (SegRNN's)
   embed_segments: bool = False     # Dense + ReLU from each segment to `units` features before the recurrence
   channel_embedding: bool = False  # pmf: the decoder also reads an embedding of the row's channel
+  weight_init: str = "keras"       # pmf: Keras' initializers, or PyTorch's (see _initializers)
 
 
 @keras.saving.register_keras_serializable("rnnzoo")
@@ -109,6 +111,17 @@ class SegmentQueries(keras.layers.Layer):
     return {**super().get_config(), "out_steps": self.out_steps, "units": self.units, "channels": self.channels}
 
 
+def _initializers(window, fan_in, recurrent=False):
+  """Initializer arguments of one layer. "keras": none (Glorot-uniform kernels, orthogonal recurrent kernels, zero
+  biases). "torch": PyTorch's defaults, which SegRNN's published code trains from without naming them: every weight
+  and bias uniform in +-1/sqrt(fan_in), where a recurrent layer's fan_in is its units (torch.nn.GRU, nn.Linear)."""
+  if window.weight_init == "keras":
+    return {}
+  bound = 1.0 / math.sqrt(fan_in)
+  names = ("kernel", "bias") + (("recurrent",) if recurrent else ())
+  return {f"{name}_initializer": keras.initializers.RandomUniform(-bound, bound) for name in names}
+
+
 def _pmf(segments, spec, window, out_steps, channels):
   """SegRNN's parallel multi-step forecasting (Lin et al. 2023): the encoder's cells, from their final states, step
   once for each output segment, all in parallel, reading that segment's position embedding (and, with
@@ -118,7 +131,8 @@ def _pmf(segments, spec, window, out_steps, channels):
   for i in range(spec.layers):
     if i > 0 and spec.dropout:
       x = keras.layers.Dropout(spec.dropout, name=f"pmf_dropout_{i}")(x)
-    layer = recurrent_layer(spec.cell, spec.units, return_state=True, name=f"encoder_{spec.cell}_{i}")
+    layer = recurrent_layer(spec.cell, spec.units, return_state=True, name=f"encoder_{spec.cell}_{i}",
+                            **_initializers(window, spec.units, recurrent=True))
     x, *layer_states = layer(x)
     layers.append(layer)
     states.append(layer_states)
@@ -134,7 +148,8 @@ def _pmf(segments, spec, window, out_steps, channels):
   output = output[:, 0]
   if spec.dropout:
     output = keras.layers.Dropout(spec.dropout, name="head_dropout")(output)
-  values = keras.layers.Dense(window.segment_length * channels, name="head")(output)
+  values = keras.layers.Dense(window.segment_length * channels, name="head",
+                              **_initializers(window, spec.units))(output)
   return keras.ops.reshape(values, (-1, out_steps, window.segment_length * channels))
 
 
@@ -147,7 +162,8 @@ def _recurrent_core(x, spec, topology, io, window):
   steps, out_steps = (window.input_length + pad) // segment, math.ceil(window.horizon / segment)
   segments = keras.ops.reshape(x, (-1, steps, segment * c))
   if window.embed_segments:
-    segments = keras.layers.Dense(spec.units, activation="relu", name="segment_embedding")(segments)
+    segments = keras.layers.Dense(spec.units, activation="relu", name="segment_embedding",
+                                  **_initializers(window, segments.shape[-1]))(segments)
   core_io = dataclasses.replace(io, input_size=segments.shape[-1], sequence_length=steps, input_dropout=False,
                                 window=None)
   if topology == "many_to_one" and window.decoder == "pmf":

@@ -138,9 +138,10 @@ _LAYERS = {"rnn": SimpleRNN, "lstm": LSTM, "gru": GRU}
 
 
 def recurrent_layer(cell, units, *, bidirectional=False, return_sequences=True, return_state=False, stateful=False,
-                    name):
+                    name, **layer_options):
+  """The zoo's layer for `cell`; layer_options go to its constructor (e.g. initializers)."""
   layer = _LAYERS[cell](units, return_sequences=return_sequences, return_state=return_state, stateful=stateful,
-                        name=name)
+                        name=name, **layer_options)
   if bidirectional:
     layer = keras.layers.Bidirectional(layer, name=f"bi{name}")
   return layer

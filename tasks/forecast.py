@@ -23,7 +23,7 @@ from common.files import load_or_make_json
 from common.progress import Progress
 from common.settings import Setting
 from models import IOSpec
-from models.forecaster import DECODERS, NORMS, WindowSpec
+from models.forecaster import DECODERS, NORMS, WEIGHT_INITS, WindowSpec
 from tasks import series_csv, series_protocol, tfds_data
 from tasks.base import Report, Task
 from tasks.builders import ett
@@ -106,6 +106,10 @@ class Forecast(Task):
                                        "recurrent layers, as SegRNN does."),
       "channel_embedding": Setting(False, "forecast (--decoder=pmf, --channel_independent): the decoder also reads "
                                           "an embedding of the column it forecasts (SegRNN's channel_id)."),
+      "weight_init": Setting("keras", "forecast (--decoder=pmf): the starting weights of the segment embedding, the "
+                                      "recurrent layers and the head: keras (Glorot-uniform kernels, orthogonal "
+                                      "recurrent kernels, zero biases) or torch (PyTorch's defaults, as SegRNN's code "
+                                      "runs: every weight and bias uniform in +-1/sqrt(fan_in)).", WEIGHT_INITS),
   }
 
   def __init__(self, data, options=None):
@@ -121,6 +125,9 @@ class Forecast(Task):
     if self.options["channel_embedding"] and (decoder != "pmf" or not self.options["channel_independent"]):
       raise UserError("--channel_embedding is read by the pmf decoder of channel-independent forecasts: pass "
                       "--decoder=pmf (and keep --channel_independent), or leave --channel_embedding unset.")
+    if self.options["weight_init"] != "keras" and decoder != "pmf":
+      raise UserError(f"--weight_init={self.options['weight_init']} sets the layers of the pmf decoder's forecaster: "
+                      "pass --decoder=pmf (or --model=segrnn), or leave --weight_init unset.")
     if self.options["embed_segments"] and topology == "many_to_many":
       raise UserError("--embed_segments does not apply to --topology=many_to_many, which reads its own forecast "
                       "segments back as they are; use many_to_one or seq2seq.")
@@ -240,7 +247,7 @@ class Forecast(Task):
     window = WindowSpec(self.options["input_length"], self.options["horizon"], len(read),
                         tuple(self._target_indices()), self.options["segment_length"], self.options["window_norm"],
                         self.options["channel_independent"], self.options["decoder"], self.options["embed_segments"],
-                        self.options["channel_embedding"])
+                        self.options["channel_embedding"], self.options["weight_init"])
     return IOSpec("features", len(read), len(forecast), input_name="window",
                   sequence_length=self.options["input_length"], input_dropout=False, window=window)
 

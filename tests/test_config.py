@@ -40,6 +40,16 @@ def test_config_json_round_trip_and_diff():
   assert config.differing_fields(a.to_json(), b.to_json()) == ["model.units: 128 -> 7"]
 
 
+def test_a_config_saved_before_a_setting_existed_reads_as_that_settings_default():
+  current = config.resolve("forecast", "segrnn")
+  saved = current.to_json()
+  del saved["options"]["weight_init"], saved["training"]["lr_hold_epochs"]   # both added after runs were saved
+  assert config.RunConfig.from_json(saved) == current
+  torch_init = config.resolve("forecast", "segrnn", options={"weight_init": "torch"})
+  assert config.differing_fields(config.RunConfig.from_json(saved).to_json(), torch_init.to_json()) == [
+      "options.weight_init: 'keras' -> 'torch'"]
+
+
 def test_every_preset_resolves_for_every_task_or_says_why_not():
   for task in ("sentiment", "mnist", "forecast"):
     for name in models.names():

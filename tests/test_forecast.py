@@ -167,6 +167,24 @@ def test_segrnn_options_that_cannot_work_together_are_refused(tmp_path):
     make_task(csv, channel_embedding=True)
   with pytest.raises(UserError, match="--embed_segments does not apply to --topology=many_to_many"):
     make_task(csv, topology="many_to_many", embed_segments=True)
+  with pytest.raises(UserError, match="--weight_init=torch sets the layers of the pmf decoder's forecaster"):
+    make_task(csv, weight_init="torch")
+
+
+@pytest.mark.parametrize("weight_init", ["keras", "torch"])
+def test_weight_init_torch_starts_every_weight_and_bias_as_pytorch_does(weight_init):
+  window = WindowSpec(24, 12, 2, (0, 1), segment_length=6, decoder="pmf", embed_segments=True,
+                      weight_init=weight_init)
+  spec = dataclasses.replace(models.get("gru"), units=16)
+  model = models.build(spec, "many_to_one", IOSpec("features", 2, 2, input_name="window", window=window))
+  fan_in = {"segment_embedding": 6, "encoder_gru_0": 16, "head": 16}   # a recurrent layer's: its units
+  for layer, fan in fan_in.items():
+    for weight in model.get_layer(layer).weights:
+      values = weight.numpy()
+      if weight_init == "torch":   # uniform in +-1/sqrt(fan_in): inside the bound and spread over it
+        assert np.abs(values).max() <= fan ** -0.5 and values.std() > 0.4 * fan ** -0.5, weight.path
+      elif "bias" in weight.path:
+        assert not values.any(), weight.path    # Keras starts biases at zero
 
 
 def test_channel_independence_reads_each_channel_alone():

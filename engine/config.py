@@ -102,8 +102,8 @@ class RunConfig:
   def from_json(cls, d):
     model = {k: v for k, v in d["model"].items() if k not in ("recipe", "made_for")}
     # A run saved before an option existed ran with that option's default, as missing fields of the specs do.
-    known = tasks.get(d["task"]).options if d["task"] in tasks.names() else {}
-    options = {name: o.default for name, o in known.items() if o.train} | d.get("options", {})
+    defaults = run_option_defaults(tasks.get(d["task"])) if d["task"] in tasks.names() else {}
+    options = defaults | d.get("options", {})
     return cls(task=d["task"], topology=d["topology"], model=models.ModelSpec(**model),
                training=TrainingSpec(**d["training"]), data=DataConfig(**d["data"]), options=options,
                init_from=tuple(d.get("init_from", ())))
@@ -222,12 +222,17 @@ def _refuse_foreign(task, given, stage):
                       + (f"; it is a setting of --task={', '.join(owners)}." if owners else "."))
 
 
+def run_option_defaults(task):
+  """{name: default} of the task's run options (config.json's `options`)."""
+  return {name: o.default for name, o in task.options.items() if o.train}
+
+
 def resolve_options(task, given, preset_defaults=None):
   """The task's run options (config.json's `options`): its defaults (or the preset's), replaced by the flags given,
   each checked; a flag the task does not have is an error naming the task that has it."""
   given = {k: v for k, v in (given or {}).items() if v is not None}
   _refuse_foreign(task, given, "train")
-  defaults = {name: o.default for name, o in task.options.items() if o.train} | (preset_defaults or {})
+  defaults = run_option_defaults(task) | (preset_defaults or {})
   resolved = {name: given.get(name, default) for name, default in defaults.items()}
   for name, value in resolved.items():
     task.options[name].check(name, value)

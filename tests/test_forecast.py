@@ -335,20 +335,25 @@ def test_recurrent_presets_train_the_15_minute_series_on_segrnns_slower_schedule
                         options={"dataset": dataset}).training.batch_size == 32   # a flag still wins
 
 
-@pytest.mark.parametrize("dataset, model, input_length", [
-    ("ett/m1", "gru", 720), ("ett/m1", "lstm", 720), ("ett/m1", "linear", 336), ("ett/m1", "naive", 336),
-    ("ett/m2", "gru", 336), ("ett/h1", "gru", 336)])
-def test_recurrent_presets_read_segrnns_longer_look_back_where_it_validated_better(dataset, model, input_length):
-  assert config.resolve("forecast", model, options={"dataset": dataset}).options["input_length"] == input_length
+@pytest.mark.parametrize("dataset, model, input_length, segment_length", [
+    ("ett/m1", "gru", 1440, 96), ("ett/m1", "lstm", 1440, 96), ("ett/m1", "linear", 336, 48),
+    ("ett/m1", "naive", 336, 48), ("ett/m1", "segrnn", 720, 48), ("ett/m2", "gru", 336, 48),
+    ("ett/h1", "gru", 336, 48)])
+def test_recurrent_presets_read_a_longer_window_where_it_validated_better(dataset, model, input_length,
+                                                                           segment_length):
+  options = config.resolve("forecast", model, options={"dataset": dataset}).options
+  assert (options["input_length"], options["segment_length"]) == (input_length, segment_length)
   flagged = config.resolve("forecast", model, options={"dataset": dataset, "input_length": 96})
   assert flagged.options["input_length"] == 96   # a flag still wins
+  assert flagged.options["segment_length"] == segment_length   # and only over the option it names
 
 
 def test_a_users_series_takes_the_generic_settings_whatever_dataset_says():
   def resolve(model, dataset):
     return config.resolve("forecast", model, data=DataConfig(data_file="series.csv"), options={"dataset": dataset})
   gru = resolve("gru", "ett/m1")
-  assert (gru.options["input_length"], gru.training.batch_size, gru.training.epochs) == (336, 32, 10)
+  assert (gru.options["input_length"], gru.options["segment_length"], gru.training.batch_size,
+          gru.training.epochs) == (336, 48, 32, 10)
   assert resolve("linear", "ett/m2").training.learning_rate == 5e-3              # ETTh1's DLinear script
   assert resolve("segrnn", "ett/m1").options["segment_length"] == 24             # ETTh1's SegRNN script
 

@@ -66,12 +66,13 @@ def segrnn_script(dataset):
 # is best after 1-2 epochs; this schedule gave the better validation MSE on both ETTm series (docs/results.md).
 ETTM_SCHEDULE = {"batch_size": 256, "learning_rate": 3e-4, "epochs": 30, "patience": 5}
 
-# The recurrent presets' window where a longer one validated better (docs/results.md); elsewhere they read
-# DLinear's 336 steps in 48-step segments, as the baselines read 336 everywhere. On the 15-minute series 1440
-# steps (15 days) in 96-step segments won on the mean over the four horizons (on ETTm1 after SegRNN's 720 had won
-# at every horizon), at SegRNN's 15 recurrent steps a window, so at about the cost of its 720 in 48s.
-RECURRENT_WINDOW = {"ett/m1": {"input_length": 1440, "segment_length": 96},
-                    "ett/m2": {"input_length": 1440, "segment_length": 96}}
+# The recurrent presets' window on the 15-minute series; elsewhere they read DLinear's 336 steps in 48-step
+# segments, as the baselines read 336 everywhere. 1440 steps (15 days) in 96-step segments won on the mean
+# validation MSE over the four horizons of both (on ETTm1 after SegRNN's 720 had won at every horizon), at
+# SegRNN's 15 recurrent steps a window, so at about the cost of its 720 in 48s (docs/results.md).
+ETTM_WINDOW = {"input_length": 1440, "segment_length": 96}
+
+FIFTEEN_MINUTE_SERIES = ("ett/m1", "ett/m2")
 
 
 class Forecast(Task):
@@ -212,8 +213,8 @@ class Forecast(Task):
     if spec.name == "segrnn":
       script = segrnn_script(series)
       return {"segment_length": script["segment_length"], "channel_embedding": script["channel_embedding"]}
-    if spec.recurrent and series in RECURRENT_WINDOW:
-      return dict(RECURRENT_WINDOW[series])
+    if spec.recurrent and series in FIFTEEN_MINUTE_SERIES:
+      return dict(ETTM_WINDOW)
     return {}
 
   def tuned_defaults(self, spec):
@@ -224,7 +225,7 @@ class Forecast(Task):
     # Measured in docs/results.md: SegRNN's recipe at a CPU-sized width; the models overfit after a few epochs.
     defaults = {"units": 256, "dropout": 0.5, "embedding_dim": 32, "batch_size": 32, "learning_rate": 1e-3,
                 "lr_decay": 0.9, "epochs": 10, "patience": 3}
-    if series in ("ett/m1", "ett/m2"):
+    if series in FIFTEEN_MINUTE_SERIES:
       defaults |= ETTM_SCHEDULE
     if spec.name == "segrnn":   # its width and schedule are the preset's recipe
       script = segrnn_script(series)

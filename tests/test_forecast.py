@@ -308,7 +308,7 @@ def test_train_and_evaluate_from_the_command_line(tmp_path):
 
 def test_the_linear_baseline_reads_windows_unnormalised_unless_told():
   assert config.resolve("forecast", "linear").options["window_norm"] == "none"
-  assert config.resolve("forecast", "gru").options["window_norm"] == "last"
+  assert config.resolve("forecast", "gru").options["window_norm"] == "revin"
   assert config.resolve("forecast", "linear", options={"window_norm": "last"}).options["window_norm"] == "last"
 
 
@@ -324,9 +324,9 @@ def test_the_linear_baseline_trains_with_the_series_own_dlinear_settings(dataset
 
 
 @pytest.mark.parametrize("dataset, batch_size, learning_rate, epochs, patience", [
-    ("ett/h1", 32, 1e-3, 10, 3), ("ett/h2", 32, 1e-3, 10, 3), ("ett/m1", 256, 3e-4, 30, 5),
+    ("ett/h1", 64, 3e-4, 30, 5), ("ett/h2", 64, 3e-4, 30, 5), ("ett/m1", 256, 3e-4, 30, 5),
     ("ett/m2", 256, 3e-4, 30, 5)])
-def test_recurrent_presets_train_the_15_minute_series_on_segrnns_slower_schedule(dataset, batch_size, learning_rate,
+def test_recurrent_presets_train_on_segrnns_schedule_for_the_series(dataset, batch_size, learning_rate,
                                                                                    epochs, patience):
   training = config.resolve("forecast", "gru", options={"dataset": dataset}).training
   assert (training.batch_size, training.learning_rate, training.epochs, training.patience) == (
@@ -348,12 +348,22 @@ def test_recurrent_presets_read_a_longer_window_where_it_validated_better(datase
   assert flagged.options["segment_length"] == segment_length   # and only over the option it names
 
 
+@pytest.mark.parametrize("dataset, model, window_norm", [
+    ("ett/h1", "gru", "revin"), ("ett/h2", "gru", "revin"), ("ett/h2", "lstm", "revin"), ("ett/h2", "segrnn", "last"),
+    ("ett/h2", "linear", "none"), ("ett/m1", "gru", "last"), ("ett/m2", "gru", "last")])
+def test_recurrent_presets_standardise_each_window_on_the_hourly_series(dataset, model, window_norm):
+  assert config.resolve("forecast", model, options={"dataset": dataset}).options["window_norm"] == window_norm
+  flagged = config.resolve("forecast", model, options={"dataset": dataset, "window_norm": "revin_affine"})
+  assert flagged.options["window_norm"] == "revin_affine"   # a flag still wins
+
+
 def test_a_users_series_takes_the_generic_settings_whatever_dataset_says():
   def resolve(model, dataset):
     return config.resolve("forecast", model, data=DataConfig(data_file="series.csv"), options={"dataset": dataset})
-  gru = resolve("gru", "ett/m1")
-  assert (gru.options["input_length"], gru.options["segment_length"], gru.training.batch_size,
-          gru.training.epochs) == (336, 48, 32, 10)
+  for dataset in ("ett/m1", "ett/h2"):   # ETTh1's
+    gru = resolve("gru", dataset)
+    assert (gru.options["input_length"], gru.options["segment_length"], gru.options["window_norm"],
+            gru.training.batch_size, gru.training.learning_rate, gru.training.epochs) == (336, 48, "revin", 64, 3e-4, 30)
   assert resolve("linear", "ett/m2").training.learning_rate == 5e-3              # ETTh1's DLinear script
   assert resolve("segrnn", "ett/m1").options["segment_length"] == 24             # ETTh1's SegRNN script
 

@@ -338,8 +338,8 @@ def test_recurrent_presets_train_on_segrnns_schedule_for_the_series(dataset, bat
 @pytest.mark.parametrize("dataset, model, input_length, segment_length", [
     ("ett/m1", "gru", 1440, 96), ("ett/m1", "lstm", 1440, 96), ("ett/m1", "linear", 336, 48),
     ("ett/m1", "naive", 336, 48), ("ett/m1", "segrnn", 720, 48), ("ett/m2", "gru", 1440, 96),
-    ("ett/h1", "gru", 336, 48)])
-def test_recurrent_presets_read_a_longer_window_where_it_validated_better(dataset, model, input_length,
+    ("ett/h1", "gru", 336, 24), ("ett/h2", "gru", 336, 48), ("ett/h1", "linear", 336, 48)])
+def test_recurrent_presets_read_the_window_that_validated_best_on_the_series(dataset, model, input_length,
                                                                            segment_length):
   options = config.resolve("forecast", model, options={"dataset": dataset}).options
   assert (options["input_length"], options["segment_length"]) == (input_length, segment_length)
@@ -363,7 +363,7 @@ def test_a_users_series_takes_the_generic_settings_whatever_dataset_says():
   for dataset in ("ett/m1", "ett/h2"):   # ETTh1's
     gru = resolve("gru", dataset)
     assert (gru.options["input_length"], gru.options["segment_length"], gru.options["window_norm"],
-            gru.training.batch_size, gru.training.learning_rate, gru.training.epochs) == (336, 48, "revin", 64, 3e-4, 30)
+            gru.training.batch_size, gru.training.learning_rate, gru.training.epochs) == (336, 24, "revin", 64, 3e-4, 30)
   assert resolve("linear", "ett/m2").training.learning_rate == 5e-3              # ETTh1's DLinear script
   assert resolve("segrnn", "ett/m1").options["segment_length"] == 24             # ETTh1's SegRNN script
 

@@ -72,7 +72,7 @@ SEGRNN_SCHEDULE = {"learning_rate": 3e-4, "epochs": 30, "patience": 5}
 # (docs/results.md); a user's series takes ETTh1's. On the hourly series, RevIN's per-window standardisation (as
 # PatchTST's) in place of subtracting the last value, and on ETTh1 SegRNN's 24-step segments. On the 15-minute
 # series, 1440 steps (15 days) in 96-step segments: SegRNN's 15 recurrent steps a window, so about the cost of its
-# 720 in 48s; RevIN lost there.
+# 720 in 48s; RevIN lost on ETTm1.
 RECURRENT_WINDOWS = {"ett/h1": {"window_norm": "revin", "segment_length": 24},
                      "ett/h2": {"window_norm": "revin"},
                      "ett/m1": {"input_length": 1440, "segment_length": 96},

@@ -326,8 +326,8 @@ def test_the_linear_baseline_trains_with_the_series_own_dlinear_settings(dataset
 @pytest.mark.parametrize("dataset, batch_size, learning_rate, epochs, patience", [
     ("ett/h1", 64, 3e-4, 30, 5), ("ett/h2", 64, 3e-4, 30, 5), ("ett/m1", 256, 3e-4, 30, 5),
     ("ett/m2", 256, 3e-4, 30, 5)])
-def test_recurrent_presets_train_on_segrnns_schedule_for_the_series(dataset, batch_size, learning_rate,
-                                                                                   epochs, patience):
+def test_recurrent_presets_train_on_segrnns_schedule_for_the_series(dataset, batch_size, learning_rate, epochs,
+                                                                     patience):
   training = config.resolve("forecast", "gru", options={"dataset": dataset}).training
   assert (training.batch_size, training.learning_rate, training.epochs, training.patience) == (
       batch_size, learning_rate, epochs, patience)
@@ -340,7 +340,7 @@ def test_recurrent_presets_train_on_segrnns_schedule_for_the_series(dataset, bat
     ("ett/m1", "naive", 336, 48), ("ett/m1", "segrnn", 720, 48), ("ett/m2", "gru", 1440, 96),
     ("ett/h1", "gru", 336, 24), ("ett/h2", "gru", 336, 48), ("ett/h1", "linear", 336, 48)])
 def test_recurrent_presets_read_the_window_that_validated_best_on_the_series(dataset, model, input_length,
-                                                                           segment_length):
+                                                                              segment_length):
   options = config.resolve("forecast", model, options={"dataset": dataset}).options
   assert (options["input_length"], options["segment_length"]) == (input_length, segment_length)
   flagged = config.resolve("forecast", model, options={"dataset": dataset, "input_length": 96})
@@ -357,13 +357,14 @@ def test_recurrent_presets_standardise_each_window_on_the_hourly_series(dataset,
   assert flagged.options["window_norm"] == "revin_affine"   # a flag still wins
 
 
-def test_a_users_series_takes_the_generic_settings_whatever_dataset_says():
+def test_a_users_series_takes_etth1s_settings_whatever_dataset_says():
   def resolve(model, dataset):
     return config.resolve("forecast", model, data=DataConfig(data_file="series.csv"), options={"dataset": dataset})
   for dataset in ("ett/m1", "ett/h2"):   # ETTh1's
     gru = resolve("gru", dataset)
     assert (gru.options["input_length"], gru.options["segment_length"], gru.options["window_norm"],
-            gru.training.batch_size, gru.training.learning_rate, gru.training.epochs) == (336, 24, "revin", 64, 3e-4, 30)
+            gru.training.batch_size, gru.training.learning_rate, gru.training.epochs) == (
+        336, 24, "revin", 64, 3e-4, 30)
   assert resolve("linear", "ett/m2").training.learning_rate == 5e-3              # ETTh1's DLinear script
   assert resolve("segrnn", "ett/m1").options["segment_length"] == 24             # ETTh1's SegRNN script
 

@@ -112,9 +112,10 @@ register("linear", kind="linear", recipe={"window_norm": "none", "lr_decay": 0.5
 # SegRNN (Lin et al. 2023): a GRU over 720-step windows read in embedded segments, the horizon decoded in parallel
 # from its final state (PMF), trained as its authors' ETT scripts train it; the settings those scripts vary by
 # series (segment length, dropout, batch size, channel embedding) are the forecast task's (tasks/forecast.py).
+# Its schedule is also the one the forecast task gives the other recurrent presets (tasks/forecast.py).
+SEGRNN_SCHEDULE = {"learning_rate": 3e-4, "epochs": 30, "patience": 5}
 register("segrnn", cell="gru", made_for="forecast",
-         recipe={"input_length": 720, "decoder": "pmf", "embed_segments": True, "units": 512, "learning_rate": 3e-4,
-                 "epochs": 30, "patience": 5})
+         recipe={"input_length": 720, "decoder": "pmf", "embed_segments": True, "units": 512} | SEGRNN_SCHEDULE)
 
 
 def names() -> list[str]:

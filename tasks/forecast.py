@@ -62,17 +62,11 @@ def segrnn_script(dataset):
   return SEGRNN_SCRIPTS.get(dataset, SEGRNN_SCRIPTS["ett/h1"])
 
 
-# The recurrent presets (other than `segrnn`, which takes its authors' scripts) train on SegRNN's schedule: its
-# script's batch size for the series and `SEGRNN_SCHEDULE` (Adam 3e-4, 30 epochs, patience 5). With batch 32 and 1e-3
-# a GRU made 8x the updates an epoch on the 15-minute series and was best after 1-2 epochs, and with RevIN on the
-# hourly series after the first; this schedule validated better on the mean over the four horizons of each series,
-# with RevIN on the hourly ones (docs/results.md).
-
-# Their window per series, each kept because it gave the better mean validation MSE over the four horizons
-# (docs/results.md); a user's series takes ETTh1's. On the hourly series, RevIN's per-window standardisation (as
-# PatchTST's) in place of subtracting the last value, and on ETTh1 SegRNN's 24-step segments. On the 15-minute
-# series, 1440 steps (15 days) in 96-step segments: SegRNN's 15 recurrent steps a window, so about the cost of its
-# 720 in 48s; RevIN lost on ETTm1.
+# The recurrent presets' window per series (but `segrnn`'s, which takes its authors' scripts), each kept because it
+# gave the better mean validation MSE over the four horizons (docs/results.md); a user's series takes ETTh1's. On the
+# hourly series, RevIN's per-window standardisation (as PatchTST's) in place of subtracting the last value, and on
+# ETTh1 SegRNN's 24-step segments. On the 15-minute series, 1440 steps (15 days) in 96-step segments: SegRNN's 15
+# recurrent steps a window, so about the cost of its 720 in 48s; RevIN lost on ETTm1.
 RECURRENT_WINDOWS = {"ett/h1": {"window_norm": "revin", "segment_length": 24},
                      "ett/h2": {"window_norm": "revin"},
                      "ett/m1": {"input_length": 1440, "segment_length": 96},
@@ -225,7 +219,11 @@ class Forecast(Task):
     if spec.name == "linear":   # the rest of DLinear's recipe is the preset's own (models/registry.py)
       batch_size, learning_rate = dlinear_script(series, self.options["horizon"])
       return {"batch_size": batch_size, "learning_rate": learning_rate}
-    # Measured in docs/results.md: SegRNN's recipe at a CPU-sized width; the models overfit after a few epochs.
+    # Measured in docs/results.md: SegRNN's recipe at a CPU-sized width; the models overfit after a few epochs. The
+    # recurrent presets train on SegRNN's schedule: its script's batch size for the series and `SEGRNN_SCHEDULE` (Adam
+    # 3e-4, 30 epochs, patience 5). With batch 32 and 1e-3 a GRU made 8x the updates an epoch on the 15-minute series
+    # and was best after 1-2 epochs, and with RevIN on the hourly series after the first; this schedule validated
+    # better on the mean over the four horizons of each series, with RevIN on the hourly ones.
     script = segrnn_script(series)
     defaults = {"units": 256, "dropout": 0.5, "embedding_dim": 32, "batch_size": script["batch_size"],
                 "lr_decay": 0.9} | SEGRNN_SCHEDULE

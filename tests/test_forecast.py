@@ -217,6 +217,14 @@ def test_the_linear_baseline_starts_as_the_window_mean():
                              tf.repeat(tf.reduce_mean(x, axis=1, keepdims=True), 5, axis=1), atol=1e-5)
 
 
+@pytest.mark.parametrize("loss, expected", [("mse", [2.5, 0.0]), ("mae", [1.5, 0.0])])
+def test_the_training_loss_is_each_windows_mean_squared_or_absolute_error(tmp_path, loss, expected):
+  _, task = make_task(write_csv(tmp_path / "s.csv", sines()), loss=loss)
+  targets = tf.zeros([2, 2, 1])
+  outputs = tf.constant([[[1.0], [-2.0]], [[0.0], [0.0]]])
+  np.testing.assert_allclose(task.per_example_loss(targets, outputs), expected)
+
+
 def test_export_serves_raw_windows_in_original_units(tmp_path):
   csv = write_csv(tmp_path / "sine.csv", sines(300))
   resolved, task = make_task(csv, overrides={"units": 8, "epochs": 2})
